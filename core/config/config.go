@@ -1,0 +1,145 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the node's whole configuration. Load returns it validated; treat it
+// as immutable afterwards.
+type Config struct {
+	Server  Server   `koanf:"server"`
+	Chain   Chain    `koanf:"chain"`
+	Keys    Keys     `koanf:"keys"`
+	Auth    Auth     `koanf:"auth"`
+	Asset   Asset    `koanf:"asset"`
+	Log     Log      `koanf:"log"`
+	DataDir string   `koanf:"data_dir"`
+	Plugins []Plugin `koanf:"plugins"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Host is the address to bind; empty binds every interface.
+	Host string `koanf:"host"`
+	Port int    `koanf:"port"`
+	// PublicURL is how consumers reach this node (reference: NODE_URI).
+	PublicURL string `koanf:"public_url"`
+	// TrustProxy honours X-Forwarded-Proto/Host when building URLs, as the
+	// reference node does (Express "trust proxy"). Enable it only behind a proxy
+	// that sets those headers.
+	TrustProxy        bool          `koanf:"trust_proxy"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	ReadTimeout       time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds ordinary responses; streaming handlers extend their
+	// own deadline as they make progress.
+	WriteTimeout    time.Duration `koanf:"write_timeout"`
+	IdleTimeout     time.Duration `koanf:"idle_timeout"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// MaxBodyBytes caps JSON and form request bodies.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+}
+
+// Chain configures the Ethereum connection.
+type Chain struct {
+	// RPCURL is the JSON-RPC endpoint (reference: WEB3_PROVIDER_URL). It may
+	// embed an API key, so it is printed with its path and query masked.
+	RPCURL string `koanf:"rpc_url" secret:"url"`
+	// ChainID, when set, is the chain id the node expects; a chain answering
+	// another id is reported as not ready.
+	ChainID         uint64        `koanf:"chain_id"`
+	ArtifactsFolder string        `koanf:"artifacts_folder"`
+	CircuitsFolder  string        `koanf:"circuits_folder"`
+	Provenance      bool          `koanf:"provenance"`
+	RequestTimeout  time.Duration `koanf:"request_timeout"`
+	// ProbeInterval is how often the node re-checks that the chain answers.
+	ProbeInterval time.Duration `koanf:"probe_interval"`
+}
+
+// Keys locates the node's long-lived keys.
+type Keys struct {
+	// ProviderKeyfile is an Ethereum keystore v3: its JSON text, or a path.
+	ProviderKeyfile  string `koanf:"provider_keyfile" secret:"inline-json"`
+	ProviderPassword string `koanf:"provider_password" secret:"true"`
+	// ProviderPasswordFile is a file holding the password (trailing newline
+	// ignored); used when ProviderPassword is empty.
+	ProviderPasswordFile string `koanf:"provider_password_file"`
+	RSAPublicKeyFile     string `koanf:"rsa_public_key_file"`
+	RSAPrivateKeyFile    string `koanf:"rsa_private_key_file"`
+	BabyjubPublicX       string `koanf:"babyjub_public_x"`
+	BabyjubPublicY       string `koanf:"babyjub_public_y"`
+}
+
+// Auth configures the access tokens the node issues.
+type Auth struct {
+	JWTSecret string        `koanf:"jwt_secret" secret:"true"`
+	JWTExpiry time.Duration `koanf:"jwt_expiry"`
+}
+
+// Asset configures DDO resolution.
+type Asset struct {
+	MarketplaceURI string `koanf:"marketplace_uri"`
+}
+
+// Log configures the node's structured log.
+type Log struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// Plugin is one backend entry of plugins.yaml. Its Config is handed to the
+// plugin unchanged.
+type Plugin struct {
+	ID      string         `koanf:"id"`
+	Runtime string         `koanf:"runtime"`
+	Path    string         `koanf:"path"`
+	SHA256  string         `koanf:"sha256"`
+	Config  map[string]any `koanf:"config"`
+	Limits  PluginLimits   `koanf:"limits"`
+	Grants  PluginGrants   `koanf:"grants"`
+}
+
+// PluginLimits bounds what a plugin may use.
+type PluginLimits struct {
+	MemoryBytes int64         `koanf:"memory_bytes"`
+	CallTimeout time.Duration `koanf:"call_timeout"`
+}
+
+// PluginGrants lists what a sandboxed (WASM) plugin may reach; nothing by default.
+type PluginGrants struct {
+	Paths []string `koanf:"paths"`
+	Hosts []string `koanf:"hosts"`
+}
+
+// Default returns the documented defaults for `node serve`.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Port:              8030,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   20 * time.Second,
+			MaxBodyBytes:      1 << 20,
+		},
+		Chain: Chain{
+			ArtifactsFolder: "./artifacts",
+			CircuitsFolder:  "./circuits",
+			Provenance:      true,
+			RequestTimeout:  5 * time.Second,
+			ProbeInterval:   5 * time.Second,
+		},
+		Auth: Auth{JWTExpiry: time.Hour},
+		Log:  Log{Level: "info", Format: "json"},
+	}
+}
+
+// DevDefault returns the defaults of `node dev`: loopback only, state and
+// generated keys under dataDir.
+func DevDefault(dataDir string) Config {
+	c := Default()
+	c.Server.Host = "127.0.0.1"
+	c.DataDir = dataDir
+	c.Log.Format = "text"
+	return c
+}

@@ -1,0 +1,272 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// required is the smallest environment that makes a valid serve config.
+func required() []string {
+	return []string{
+		"PROVIDER_KEYFILE=/keys/provider.json",
+		"PROVIDER_PASSWORD=hunter2-password",
+		"RSA_PRIVKEY_FILE=/keys/rsa.pem",
+		"JWT_SECRET_KEY=0123456789abcdef0123456789abcdef-secret",
+	}
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustLoad(t *testing.T, src Sources) *Config {
+	t.Helper()
+	cfg, _, err := Load(Default(), src)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return cfg
+}
+
+func loadErr(t *testing.T, src Sources) string {
+	t.Helper()
+	_, _, err := Load(Default(), src)
+	if err == nil {
+		t.Fatal("Load succeeded; want an error")
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error %v does not wrap ErrInvalid", err)
+	}
+	return err.Error()
+}
+
+func TestDefaults(t *testing.T) {
+	cfg := mustLoad(t, Sources{Env: required()})
+	if cfg.Server.Port != 8030 || cfg.Chain.ArtifactsFolder != "./artifacts" || cfg.Auth.JWTExpiry != time.Hour {
+		t.Fatalf("defaults not applied: %+v", cfg)
+	}
+	if !cfg.Chain.Provenance {
+		t.Fatal("provenance should default to true as in the reference node")
+	}
+}
+
+func TestReferenceVariables(t *testing.T) {
+	env := append(required(),
+		"PORT=9000",
+		"WEB3_PROVIDER_URL=https://rpc.example.org/v3/apikey",
+		"ARTIFACTS_FOLDER=/art",
+		"MARKETPLACE_URI=http://market:3100",
+		"NODE_URI=http://node.example:8030",
+		"JWT_EXPIRY_KEY=90000",
+		"NETWORK_ID=8996",
+		"ENABLE_PROVENANCE=false",
+		"RSA_PUBKEY_FILE=/keys/rsa.pub",
+	)
+	cfg := mustLoad(t, Sources{Env: env})
+	if cfg.Server.Port != 9000 || cfg.Chain.RPCURL != "https://rpc.example.org/v3/apikey" ||
+		cfg.Chain.ArtifactsFolder != "/art" || cfg.Asset.MarketplaceURI != "http://market:3100" ||
+		cfg.Server.PublicURL != "http://node.example:8030" || cfg.Chain.ChainID != 8996 ||
+		cfg.Chain.Provenance || cfg.Keys.RSAPublicKeyFile != "/keys/rsa.pub" ||
+		cfg.Keys.ProviderKeyfile != "/keys/provider.json" || cfg.Keys.ProviderPassword != "hunter2-password" {
+		t.Fatalf("reference variables not mapped: %+v", cfg)
+	}
+	if cfg.Auth.JWTExpiry != 90*time.Second {
+		t.Fatalf("JWT_EXPIRY_KEY=90000 is milliseconds: got %v", cfg.Auth.JWTExpiry)
+	}
+}
+
+func TestParseMSDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"60m": time.Hour, "1h": time.Hour, "2 days": 48 * time.Hour, "1500": 1500 * time.Millisecond,
+		"30s": 30 * time.Second, "1w": 7 * 24 * time.Hour, "1.5h": 90 * time.Minute,
+	} {
+		got, err := ParseMSDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMSDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "abc", "10 parsecs", "-5m", "0"} {
+		if _, err := ParseMSDuration(in); err == nil {
+			t.Errorf("ParseMSDuration(%q) succeeded; want error", in)
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	node := writeFile(t, "node.yaml", "server:\n  port: 1001\n  host: 10.0.0.1\n  public_url: http://from-node-yaml\nlog:\n  level: debug\n")
+	plugins := writeFile(t, "plugins.yaml", "server:\n  port: 1002\n")
+	base := Sources{NodeFile: node, PluginsFile: plugins, Env: required()}
+
+	if got := mustLoad(t, base).Server.Port; got != 1002 {
+		t.Fatalf("plugins.yaml should override node.yaml: port %d", got)
+	}
+	base.Env = append(base.Env, "PORT=1003")
+	if got := mustLoad(t, base).Server.Port; got != 1003 {
+		t.Fatalf("environment should override files: port %d", got)
+	}
+	base.Env = append(base.Env, "NVM_SERVER__PORT=1004")
+	if got := mustLoad(t, base).Server.Port; got != 1004 {
+		t.Fatalf("NVM_ variables should override reference variables: port %d", got)
+	}
+	base.Overrides = []Override{{Key: "server.port", Value: "1005", Origin: "flag --port"}}
+	cfg := mustLoad(t, base)
+	if cfg.Server.Port != 1005 {
+		t.Fatalf("flags should override everything: port %d", cfg.Server.Port)
+	}
+	// Keys set only in lower layers survive.
+	if cfg.Server.Host != "10.0.0.1" || cfg.Log.Level != "debug" || cfg.Server.PublicURL != "http://from-node-yaml" {
+		t.Fatalf("lower-layer keys lost: %+v", cfg.Server)
+	}
+}
+
+func TestUnknownKeysNameKeyAndSource(t *testing.T) {
+	node := writeFile(t, "node.yaml", "server:\n  prot: 1\nbogus: true\n")
+	msg := loadErr(t, Sources{NodeFile: node, Env: append(required(), "NVM_CHAIN__RPC=http://x", "NVM_DIR=/root/.nvm")})
+	for _, want := range []string{
+		`unknown key "server.prot" (from node.yaml ` + node + `); did you mean "server.port"?`,
+		`unknown key "bogus" (from node.yaml`,
+		`unknown key "chain.rpc" (from environment variable NVM_CHAIN__RPC)`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "NVM_DIR") {
+		t.Errorf("NVM_DIR belongs to the nvm tool and must be ignored:\n%s", msg)
+	}
+}
+
+func TestUnknownPluginKey(t *testing.T) {
+	plugins := writeFile(t, "plugins.yaml", `plugins:
+  - id: storage.s3
+    runtime: process
+    path: ./bin/storage-s3
+    sha256: `+strings.Repeat("ab", 32)+`
+    config: {bucket: b, anything: {goes: here}}
+    limts: {memory_bytes: 1}
+`)
+	msg := loadErr(t, Sources{PluginsFile: plugins, Env: required()})
+	if !strings.Contains(msg, `unknown key "limts.memory_bytes" in plugins[0] (from plugins.yaml`) {
+		t.Fatalf("unexpected error:\n%s", msg)
+	}
+	if strings.Contains(msg, "anything") {
+		t.Fatalf("plugin config is free-form:\n%s", msg)
+	}
+}
+
+func TestPluginsParsed(t *testing.T) {
+	plugins := writeFile(t, "plugins.yaml", `plugins:
+  - id: storage.local
+    runtime: builtin
+    config: {root: /data}
+  - id: compute.wasm
+    runtime: wasm
+    path: ./algo.wasm
+    sha256: `+strings.Repeat("0f", 32)+`
+    limits: {memory_bytes: 67108864, call_timeout: 30s}
+    grants: {paths: [/data/in], hosts: [api.example.org]}
+`)
+	cfg := mustLoad(t, Sources{PluginsFile: plugins, Env: required()})
+	if len(cfg.Plugins) != 2 {
+		t.Fatalf("plugins: %+v", cfg.Plugins)
+	}
+	w := cfg.Plugins[1]
+	if w.Limits.MemoryBytes != 64<<20 || w.Limits.CallTimeout != 30*time.Second || w.Grants.Paths[0] != "/data/in" || w.Grants.Hosts[0] != "api.example.org" {
+		t.Fatalf("wasm plugin: %+v", w)
+	}
+	if cfg.Plugins[0].Config["root"] != "/data" {
+		t.Fatalf("raw plugin config lost: %+v", cfg.Plugins[0].Config)
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	node := writeFile(t, "node.yaml", "server:\n  port: 70000\nlog:\n  level: loud\nchain:\n  rpc_url: ftp://x\n")
+	msg := loadErr(t, Sources{NodeFile: node, Env: []string{"JWT_SECRET_KEY=short"}})
+	for _, want := range []string{
+		"server.port: 70000 is not a TCP port",
+		`log.level: "loud"`,
+		"chain.rpc_url: must be an absolute",
+		"keys.provider_keyfile: required",
+		"keys.rsa_private_key_file: required",
+		"auth.jwt_secret: must be at least 32 bytes",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "short") {
+		t.Errorf("the error quotes a secret value:\n%s", msg)
+	}
+}
+
+func TestTypeErrorsNameSource(t *testing.T) {
+	msg := loadErr(t, Sources{Env: append(required(), "NVM_SERVER__READ_TIMEOUT=soon", "PORT=eighty")})
+	if !strings.Contains(msg, "server.read_timeout") || !strings.Contains(msg, "from NVM_ environment variables") {
+		t.Errorf("duration type error lacks key or source:\n%s", msg)
+	}
+	if !strings.Contains(msg, "server.port") || !strings.Contains(msg, "from reference environment variables") {
+		t.Errorf("port type error lacks key or source:\n%s", msg)
+	}
+}
+
+func TestMissingFileIsAnError(t *testing.T) {
+	msg := loadErr(t, Sources{NodeFile: filepath.Join(t.TempDir(), "nope.yaml"), Env: required()})
+	if !strings.Contains(msg, "nope.yaml") {
+		t.Fatalf("error does not name the file:\n%s", msg)
+	}
+	bad := writeFile(t, "node.yaml", "server: [unclosed\n")
+	if msg := loadErr(t, Sources{NodeFile: bad, Env: required()}); !strings.Contains(msg, "not valid YAML") {
+		t.Fatalf("unexpected error:\n%s", msg)
+	}
+}
+
+func TestPluginValidation(t *testing.T) {
+	plugins := writeFile(t, "plugins.yaml", `plugins:
+  - {id: s3, runtime: process}
+  - {id: storage.x, runtime: docker}
+  - {id: storage.x, runtime: builtin}
+`)
+	msg := loadErr(t, Sources{PluginsFile: plugins, Env: required()})
+	for _, want := range []string{`id "s3" must be kind.name`, "path is required for runtime process", "sha256 must be", `runtime "docker"`, `id "storage.x" is declared twice`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	keystore := `{"address":"068ed00cf0441e4829d9784fcbe7b9e26d4bd8d0","crypto":{"ciphertext":"deadbeefcafe"}}`
+	env := []string{
+		"PROVIDER_KEYFILE=" + keystore,
+		"PROVIDER_PASSWORD=hunter2-password",
+		"RSA_PRIVKEY_FILE=/keys/rsa.pem",
+		"JWT_SECRET_KEY=0123456789abcdef0123456789abcdef-secret",
+		"WEB3_PROVIDER_URL=https://user:pw@mainnet.example/v3/0xAPIKEY?key=q",
+	}
+	plugins := writeFile(t, "plugins.yaml", "plugins:\n  - {id: storage.s3, runtime: builtin, config: {secret_access_key: AKIASECRET}}\n")
+	cfg := mustLoad(t, Sources{Env: env, PluginsFile: plugins})
+	out, err := json.Marshal(cfg.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2", "0123456789abcdef", "deadbeefcafe", "0xAPIKEY", "pw@", "AKIASECRET"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("redacted config still holds %q: %s", secret, out)
+		}
+	}
+	for _, kept := range []string{"/keys/rsa.pem", "https://mainnet.example/", "secret_access_key", "8030"} {
+		if !strings.Contains(string(out), kept) {
+			t.Errorf("redacted config lost non-secret %q: %s", kept, out)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// minJWTSecret is the shortest HS256 secret accepted: below 32 bytes a secret
+// is brute-forceable offline from any token it signed.
+const minJWTSecret = 32
+
+var pluginIDRE = regexp.MustCompile(`^(storage|compute)\.[a-z0-9][a-z0-9_-]*$`)
+
+// Validate reports every problem of c. Load calls it; it is exported so that
+// tests and tools can check a Config built in code.
+func (c *Config) Validate() Problems {
+	var p Problems
+	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
+
+	if c.Server.Port < 0 || c.Server.Port > 65535 {
+		add("server.port: %d is not a TCP port (0-65535)", c.Server.Port)
+	}
+	for key, d := range map[string]int64{
+		"server.read_header_timeout": int64(c.Server.ReadHeaderTimeout),
+		"server.read_timeout":        int64(c.Server.ReadTimeout),
+		"server.write_timeout":       int64(c.Server.WriteTimeout),
+		"server.idle_timeout":        int64(c.Server.IdleTimeout),
+		"server.shutdown_timeout":    int64(c.Server.ShutdownTimeout),
+		"chain.request_timeout":      int64(c.Chain.RequestTimeout),
+		"chain.probe_interval":       int64(c.Chain.ProbeInterval),
+		"auth.jwt_expiry":            int64(c.Auth.JWTExpiry),
+	} {
+		if d <= 0 {
+			add("%s: must be a positive duration such as 30s", key)
+		}
+	}
+	if c.Server.MaxBodyBytes <= 0 {
+		add("server.max_body_bytes: must be positive")
+	}
+	checkURL(&p, "server.public_url", c.Server.PublicURL, "http", "https")
+	checkURL(&p, "chain.rpc_url", c.Chain.RPCURL, "http", "https", "ws", "wss")
+	checkURL(&p, "asset.marketplace_uri", c.Asset.MarketplaceURI, "http", "https")
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"json", "text"}, c.Log.Format) {
+		add("log.format: %q is not one of json, text", c.Log.Format)
+	}
+	if c.Keys.ProviderKeyfile == "" {
+		add("keys.provider_keyfile: required (keystore v3 JSON text or path; reference variable PROVIDER_KEYFILE)")
+	}
+	if c.Keys.ProviderPassword == "" && c.Keys.ProviderPasswordFile == "" {
+		add("keys.provider_password: required, or keys.provider_password_file (reference variable PROVIDER_PASSWORD)")
+	}
+	if c.Keys.RSAPrivateKeyFile == "" {
+		add("keys.rsa_private_key_file: required (PEM path; reference variable RSA_PRIVKEY_FILE)")
+	}
+	switch n := len(c.Auth.JWTSecret); {
+	case n == 0:
+		add("auth.jwt_secret: required (reference variable JWT_SECRET_KEY)")
+	case n < minJWTSecret:
+		add("auth.jwt_secret: must be at least %d bytes long", minJWTSecret)
+	}
+	seen := map[string]bool{}
+	for i, pl := range c.Plugins {
+		where := fmt.Sprintf("plugins[%d]", i)
+		if pl.ID != "" {
+			where = fmt.Sprintf("plugins[%d] (%s)", i, pl.ID)
+		}
+		if !pluginIDRE.MatchString(pl.ID) {
+			add("%s: id %q must be kind.name with kind storage or compute, e.g. storage.s3", where, pl.ID)
+		}
+		if seen[pl.ID] {
+			add("%s: id %q is declared twice", where, pl.ID)
+		}
+		seen[pl.ID] = true
+		switch pl.Runtime {
+		case "builtin":
+		case "process", "wasm":
+			if pl.Path == "" {
+				add("%s: path is required for runtime %s", where, pl.Runtime)
+			}
+			if b, err := hex.DecodeString(pl.SHA256); err != nil || len(b) != 32 {
+				add("%s: sha256 must be the 64 hex digits of the %s file's SHA-256", where, pl.Runtime)
+			}
+		default:
+			add("%s: runtime %q is not one of builtin, process, wasm", where, pl.Runtime)
+		}
+		if pl.Limits.MemoryBytes < 0 || pl.Limits.CallTimeout < 0 {
+			add("%s: limits must not be negative", where)
+		}
+	}
+	return p
+}
+
+func checkURL(p *Problems, key, raw string, schemes ...string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || !slices.Contains(schemes, strings.ToLower(u.Scheme)) {
+		*p = append(*p, fmt.Sprintf("%s: must be an absolute %s URL", key, strings.Join(schemes, "/")))
+	}
+}
