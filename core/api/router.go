@@ -1,0 +1,99 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nvm-node/nvm-node/core/chain"
+)
+
+// Keyring is what the API needs of the node's keys.
+type Keyring interface {
+	Address() common.Address
+	ECDSAPublicKeyHex() string
+	RSAPublicKeyPEM() string
+	EncryptPSKRSA(msg []byte) (string, error)
+	EncryptPSKECDSA(msg []byte) (string, error)
+}
+
+// ChainStatus reports what the node knows of its chain.
+type ChainStatus interface {
+	Status() *chain.Status
+}
+
+// Config is everything the router needs. Zero values are not defaults: the
+// node fills every field from its validated configuration.
+type Config struct {
+	Version      string
+	Keys         Keyring
+	Chain        ChainStatus
+	Logger       *slog.Logger
+	Metrics      *prometheus.Registry
+	MaxBodyBytes int64
+	// PublicURL, when set, is the base of links the node hands out (docs).
+	PublicURL       string
+	TrustProxy      bool
+	RPCURL          string
+	ArtifactsFolder string
+	CircuitsFolder  string
+	Provenance      bool
+	BabyjubX        string
+	BabyjubY        string
+	// Draining reports that the node is shutting down, so /readyz turns
+	// away new traffic while in-flight requests finish.
+	Draining func() bool
+}
+
+type server struct {
+	cfg  Config
+	log  *slog.Logger
+	info infoCache
+	docs *docs
+}
+
+// New returns the node's HTTP handler.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Keys == nil || cfg.Chain == nil || cfg.Logger == nil || cfg.Metrics == nil || cfg.MaxBodyBytes <= 0 {
+		return nil, errors.New("api: Keys, Chain, Logger, Metrics and MaxBodyBytes are required")
+	}
+	if cfg.Draining == nil {
+		cfg.Draining = func() bool { return false }
+	}
+	d, err := loadDocs()
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, docs: d}
+	m := newHTTPMetrics(cfg.Metrics)
+
+	r := chi.NewRouter()
+	r.Use(requestID, observe(s.log, m), recoverer(s.log), cors, limitBody(cfg.MaxBodyBytes))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(r.Context(), s.log, w, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(r.Context(), s.log, w, &Error{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)})
+	})
+
+	r.Get("/", s.getInfo)
+	r.Post("/api/v1/node/services/encrypt", s.postEncrypt)
+
+	r.Get("/api/v1/docs", s.docs.serveHTML)
+	r.Get("/api/v1/docs-json", s.docs.serveJSON)
+	r.Get("/healthz", s.getHealthz)
+	r.Get("/readyz", s.getReadyz)
+	r.Get("/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{Registry: cfg.Metrics}).ServeHTTP)
+	return r, nil
+}
+
+// handle adapts a handler that returns an error to the single error mapping.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(r.Context(), s.log, w, err)
+}
