@@ -1,0 +1,72 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// keyFileMode is the permission of every key file this package writes: readable
+// by the node's user only.
+const keyFileMode fs.FileMode = 0o600
+
+// writeNewFile writes data to path with mode 0600 so that path either does not
+// exist or holds the complete content: the data goes to a temporary file in the
+// same directory, is synced, then hard-linked into place. A link, unlike a
+// rename, fails when path already exists, so an existing key is never replaced,
+// even by a concurrent writer. The error wraps fs.ErrExist in that case.
+func writeNewFile(path string, data []byte) (err error) {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("keys: refusing to overwrite %s: %w", path, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("keys: check %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("keys: create temporary file in %s: %w", dir, err)
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		// The temporary name is removed on success too: the key lives on under path.
+		if rmErr := os.Remove(tmpName); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) && err == nil {
+			err = fmt.Errorf("keys: remove temporary file: %w", rmErr)
+		}
+	}()
+	if err := tmp.Chmod(keyFileMode); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("keys: chmod temporary file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("keys: write temporary file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("keys: sync temporary file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("keys: close temporary file: %w", err)
+	}
+	if err := os.Link(tmpName, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("keys: refusing to overwrite %s: %w", path, fs.ErrExist)
+		}
+		return fmt.Errorf("keys: move key file into place: %w", err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes the new directory entry durable. Failure is ignored because
+// some filesystems cannot sync directories and the file itself is complete.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
