@@ -1,0 +1,173 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/nvm-node/nvm-node/core/api"
+	"github.com/nvm-node/nvm-node/core/chain"
+	"github.com/nvm-node/nvm-node/core/config"
+	"github.com/nvm-node/nvm-node/core/keys"
+)
+
+// Options configure a Node.
+type Options struct {
+	Config  *config.Config
+	Version string
+	Logger  *slog.Logger
+	// Listener, when set, is served instead of listening on the configured
+	// host and port (tests use it).
+	Listener net.Listener
+}
+
+// Node is one running Nevermined node.
+type Node struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	keys     *keys.Keyring
+	prober   *chain.Prober
+	srv      *http.Server
+	ln       net.Listener
+	draining atomic.Bool
+}
+
+// New decrypts the keys, builds the API and binds the listener, so that a
+// misconfiguration fails here, before Run.
+func New(ctx context.Context, opts Options) (*Node, error) {
+	cfg := opts.Config
+	log := opts.Logger
+	password, err := providerPassword(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	kr, err := keys.LoadKeyring(keys.Sources{
+		ProviderKeyfile:   cfg.Keys.ProviderKeyfile,
+		ProviderPassword:  password,
+		RSAPrivateKeyFile: cfg.Keys.RSAPrivateKeyFile,
+		RSAPublicKeyFile:  cfg.Keys.RSAPublicKeyFile,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading keys: %w", err)
+	}
+	prober, err := chain.NewProber(chain.ProberConfig{
+		RPCURL:          cfg.Chain.RPCURL,
+		ExpectedChainID: cfg.Chain.ChainID,
+		ArtifactsFolder: cfg.Chain.ArtifactsFolder,
+		Interval:        cfg.Chain.ProbeInterval,
+		Timeout:         cfg.Chain.RequestTimeout,
+		Logger:          log.With("component", "chain"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, keys: kr, prober: prober}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler, err := api.New(api.Config{
+		Version:         opts.Version,
+		Keys:            kr,
+		Chain:           prober,
+		Logger:          log.With("component", "api"),
+		Metrics:         reg,
+		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		PublicURL:       cfg.Server.PublicURL,
+		TrustProxy:      cfg.Server.TrustProxy,
+		RPCURL:          cfg.Chain.RPCURL,
+		ArtifactsFolder: cfg.Chain.ArtifactsFolder,
+		CircuitsFolder:  cfg.Chain.CircuitsFolder,
+		Provenance:      cfg.Chain.Provenance,
+		BabyjubX:        cfg.Keys.BabyjubPublicX,
+		BabyjubY:        cfg.Keys.BabyjubPublicY,
+		Draining:        n.draining.Load,
+	})
+	if err != nil {
+		prober.Close()
+		return nil, err
+	}
+	n.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	n.ln = opts.Listener
+	if n.ln == nil {
+		addr := net.JoinHostPort(cfg.Server.Host, strconv.Itoa(cfg.Server.Port))
+		var lc net.ListenConfig
+		if n.ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+			prober.Close()
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+	}
+	return n, nil
+}
+
+// providerPassword returns the keystore password from the config or its file.
+func providerPassword(k config.Keys) (string, error) {
+	if k.ProviderPassword != "" {
+		return k.ProviderPassword, nil
+	}
+	b, err := os.ReadFile(k.ProviderPasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("keys.provider_password_file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// Keys returns the node's keyring.
+func (n *Node) Keys() *keys.Keyring { return n.keys }
+
+// Run serves until ctx ends, then stops accepting connections, lets requests
+// in flight finish within server.shutdown_timeout, and releases everything.
+func (n *Node) Run(ctx context.Context) error {
+	probeCtx, stopProbe := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { n.prober.Run(probeCtx) })
+	defer func() {
+		stopProbe()
+		wg.Wait()
+		n.prober.Close()
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- n.srv.Serve(n.ln) }()
+	n.log.InfoContext(ctx, "node listening", "addr", n.ln.Addr().String(), "provider", n.keys.Address().Hex())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	n.draining.Store(true)
+	n.log.Info("shutting down", "deadline", n.cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := n.srv.Shutdown(sctx); err != nil {
+		_ = n.srv.Close()
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	n.log.Info("stopped")
+	return nil
+}
