@@ -1,0 +1,57 @@
+# nvm-node: the two commands a newcomer needs are `make dev` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/node
+# Modules of this repository: the node, and the plugin SDK (its own go.mod).
+MODULES := . sdk
+FUZZTIME ?= 10s
+INTEROP := core/keys/testdata/interop
+
+.PHONY: all build dev run test check fuzz bench deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/node
+
+## dev: run a local node on embedded defaults (keys made on first start under ./.nvm-dev)
+dev: build
+	./$(BIN) dev
+
+## run: run the node with node.yaml / plugins.yaml / environment (see README)
+run: build
+	./$(BIN) serve $(if $(wildcard node.yaml),--config node.yaml) $(ARGS)
+
+## deps: install what the tests need besides Go (npm packages of the interop checks)
+deps:
+	@if [ ! -d $(INTEROP)/node_modules ] || [ $(INTEROP)/package-lock.json -nt $(INTEROP)/node_modules ]; then \
+		npm ci --prefix $(INTEROP) --no-audit --no-fund; \
+	fi
+
+## test: static checks, then every test of every module
+test: deps check
+	@set -e; for m in $(MODULES); do echo "== go test ($$m)"; (cd $$m && $(GO) test -count=1 ./...); done
+
+## check: formatting and vet over every module
+check:
+	@set -e; for m in $(MODULES); do \
+		out=$$(cd $$m && gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; \
+		(cd $$m && $(GO) vet ./...); \
+	done
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for m in $(MODULES); do (cd $$m && \
+		for pkg in $$($(GO) list ./...); do \
+			for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+				echo "== fuzz $$pkg $$f ($(FUZZTIME))"; \
+				$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+			done; \
+		done); done
+
+## bench: load-test a running node with wrk (see scripts/bench.sh)
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nvm-node/nvm-node/core/keys"
+)
+
+// nodeBin is the node binary, built once for these end-to-end tests.
+var nodeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nvm-node-bin")
+	if err != nil {
+		panic(err)
+	}
+	nodeBin = filepath.Join(dir, "node")
+	if out, err := exec.Command("go", "build", "-o", nodeBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the node: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run runs the node binary with a clean environment plus env.
+func run(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+const reference = "../../../shared/testdata/reference"
+
+func referenceEnv() []string {
+	ks, _ := os.ReadFile(filepath.Join(reference, "provider-keystore.json"))
+	return []string{
+		"PROVIDER_KEYFILE=" + string(ks), // the reference passes the JSON text itself
+		"PROVIDER_PASSWORD=secret",
+		"RSA_PRIVKEY_FILE=" + filepath.Join(reference, "rsa_priv_key.pem"),
+		"JWT_SECRET_KEY=" + strings.Repeat("s3cr3t", 8),
+		"WEB3_PROVIDER_URL=https://rpc.example/v3/APIKEY123",
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, _, code := run(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "nvm-node ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	for _, sub := range []string{"serve", "dev", "config", "keys generate", "version"} {
+		out, _, code := run(t, nil, append(strings.Fields(sub), "--help")...)
+		if code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("%s --help: %d %q", sub, code, out)
+		}
+	}
+}
+
+func TestConfigRedactsSecrets(t *testing.T) {
+	out, errOut, code := run(t, append(referenceEnv(), "ESTUARY_TOKEN=abc"), "config")
+	if code != 0 {
+		t.Fatalf("config: %d %s", code, errOut)
+	}
+	for _, secret := range []string{"secret\n", "s3cr3t", "APIKEY123", "ciphertext"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("node config printed a secret (%q):\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "rpc_url: https://rpc.example/<redacted>") || !strings.Contains(out, "jwt_secret: <redacted>") {
+		t.Errorf("unexpected config output:\n%s", out)
+	}
+	if !strings.Contains(errOut, "ESTUARY_TOKEN") || strings.Contains(errOut, "abc") {
+		t.Errorf("ignored reference variable not warned about, or its value shown: %q", errOut)
+	}
+}
+
+func TestConfigProblemsExit2(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "node.yaml")
+	if err := os.WriteFile(yaml, []byte("server:\n  prot: 80\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, append(referenceEnv(), "NVM_LOG__LEVL=debug"), "config", "--config", yaml, "--set", "server.port=abc")
+	if code != 2 {
+		t.Fatalf("exit code %d; want 2\n%s", code, errOut)
+	}
+	for _, want := range []string{`"server.prot"`, yaml, `"log.levl"`, "NVM_LOG__LEVL"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestKeysGenerate(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "keys")
+	stdout, errOut, code := run(t, nil, "keys", "generate", "--out", out, "--password-file", pw, "--light", "--rsa-bits", "2048")
+	if code != 0 {
+		t.Fatalf("keys generate: %d %s", code, errOut)
+	}
+	m := regexp.MustCompile(`provider address: (0x[0-9a-fA-F]{40})`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no address printed: %q", stdout)
+	}
+	for _, f := range []string{"provider-keystore.json", "rsa_priv_key.pem", "rsa_pub_key.pem"} {
+		st, err := os.Stat(filepath.Join(out, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, err, st)
+		}
+	}
+	kr, err := keys.LoadKeyring(keys.Sources{
+		ProviderKeyfile: filepath.Join(out, "provider-keystore.json"), ProviderPassword: "correct horse battery",
+		RSAPrivateKeyFile: filepath.Join(out, "rsa_priv_key.pem"), RSAPublicKeyFile: filepath.Join(out, "rsa_pub_key.pem"),
+	})
+	if err != nil {
+		t.Fatalf("generated keys do not load: %v", err)
+	}
+	if kr.Address().Hex() != m[1] {
+		t.Fatalf("printed address %s, keystore holds %s", m[1], kr.Address().Hex())
+	}
+	if _, _, code := run(t, nil, "keys", "generate", "--out", out, "--password-file", pw, "--light"); code == 0 {
+		t.Fatal("keys generate overwrote existing keys")
+	}
+	if _, errOut, code := run(t, nil, "keys", "generate", "--out", filepath.Join(dir, "k2")); code == 0 || !strings.Contains(errOut, "password") {
+		t.Fatalf("keys generate without a password: %d %s", code, errOut)
+	}
+}
+
+// TestDevNodeEndToEnd runs `node dev` as a real process: it answers, keeps its
+// identity across restarts, and exits 0 on SIGTERM.
+func TestDevNodeEndToEnd(t *testing.T) {
+	dataDir := t.TempDir()
+	first := startDev(t, dataDir)
+	info := getJSON(t, first.url+"/")
+	addr := info["provider-address"]
+	resp, err := http.Post(first.url+"/api/v1/node/services/encrypt", "application/json", strings.NewReader(`{"method":"PSK-RSA","message":"hi"}`))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("encrypt on the dev node: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	first.stop(t)
+
+	second := startDev(t, dataDir)
+	if got := getJSON(t, second.url+"/")["provider-address"]; got != addr {
+		t.Fatalf("identity changed across restarts: %v then %v", addr, got)
+	}
+	second.stop(t)
+}
+
+type devProcess struct {
+	cmd *exec.Cmd
+	url string
+}
+
+var listenRE = regexp.MustCompile(`"node listening".*addr=(\S+)`)
+
+func startDev(t *testing.T, dataDir string) *devProcess {
+	t.Helper()
+	cmd := exec.Command(nodeBin, "dev", "--data-dir", dataDir, "--port", "0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-found:
+		return &devProcess{cmd: cmd, url: "http://" + a}
+	case <-time.After(30 * time.Second):
+		t.Fatal("node dev did not start listening")
+	}
+	return nil
+}
+
+func (p *devProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("node dev exited badly on SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("node dev did not exit on SIGTERM")
+	}
+}
+
+func getJSON(t *testing.T, url string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Load-test a dev node on loopback with wrk: GET / and POST encrypt (PSK-RSA),
+# reporting requests/s, p50/p99 latency and the node's RSS (idle and after load).
+# Usage: scripts/bench.sh [duration] [connections]; needs wrk (Debian package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-15s}
+CONNS=${2:-64}
+THREADS=${THREADS:-2}
+PORT=${PORT:-18030}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+[ -x bin/node ] || go build -o bin/node ./cmd/node
+
+data=$(mktemp -d)
+log=$data/node.log
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
+./bin/node dev --data-dir "$data/dev" --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+sleep 1
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
+echo "node pid $pid, idle RSS $(rss)"
+
+cat >"$data/encrypt.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"method":"PSK-RSA","message":"[{\\"index\\":0,\\"contentType\\":\\"text/plain\\",\\"url\\":\\"https://example.com/a.txt\\"}]"}'
+LUA
+
+run() {
+  local name=$1; shift
+  echo "== $name (wrk -t$THREADS -c$CONNS -d$DURATION)"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" | grep -E 'Requests/sec|^ +50%|^ +99%|Non-2xx|Socket errors'
+  echo "RSS after: $(rss)"
+}
+run "GET /" "http://127.0.0.1:$PORT/"
+run "POST encrypt PSK-RSA" -s "$data/encrypt.lua" "http://127.0.0.1:$PORT/api/v1/node/services/encrypt"
