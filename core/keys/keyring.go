@@ -86,7 +86,7 @@ func LoadKeyring(src Sources) (*Keyring, error) {
 			return nil, err
 		}
 		if err := CheckRSAKeyPair(rsaKey, pub); err != nil {
-			return nil, fmt.Errorf("RSA key files %s and %s: %w", src.RSAPrivateKeyFile, src.RSAPublicKeyFile, err)
+			return nil, fmt.Errorf("RSA key files %s and %s: %w", displayPath(src.RSAPrivateKeyFile), displayPath(src.RSAPublicKeyFile), err)
 		}
 	}
 	return NewKeyring(signer, rsaKey)
@@ -162,12 +162,12 @@ func (s Sources) String() string {
 	if s.ProviderPassword != "" {
 		pw = "<redacted>"
 	}
-	keyfile := s.ProviderKeyfile
-	if strings.HasPrefix(strings.TrimSpace(keyfile), "{") {
-		keyfile = "<inline keystore JSON>"
+	keyfile := displayPath(s.ProviderKeyfile)
+	if strings.HasPrefix(strings.TrimSpace(s.ProviderKeyfile), "{") {
+		keyfile = "(inline keystore JSON)"
 	}
-	return fmt.Sprintf("keys.Sources{ProviderKeyfile: %q, ProviderPassword: %s, RSAPrivateKeyFile: %q, RSAPublicKeyFile: %q}",
-		keyfile, pw, s.RSAPrivateKeyFile, s.RSAPublicKeyFile)
+	return fmt.Sprintf("keys.Sources{ProviderKeyfile: %s, ProviderPassword: %s, RSAPrivateKeyFile: %s, RSAPublicKeyFile: %s}",
+		keyfile, pw, displayPath(s.RSAPrivateKeyFile), displayPath(s.RSAPublicKeyFile))
 }
 
 // GoString implements fmt.GoStringer with the password redacted.
