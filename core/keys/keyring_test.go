@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -205,5 +206,43 @@ func TestMisplacedSecretsStayOutOfErrors(t *testing.T) {
 	_, err = LoadRSAPrivateKeyFile(missing)
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("missing file: err = %v, want fs.ErrNotExist naming the path", err)
+	}
+}
+
+func TestKeyringConcurrentUse(t *testing.T) {
+	kr := refKeyring(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 8 {
+		wg.Go(func() {
+			msg := []byte(fmt.Sprintf("message %d", i))
+			for range 5 {
+				h, err := kr.EncryptPSKRSA(msg)
+				if err == nil {
+					var got []byte
+					if got, err = kr.DecryptPSKRSA(h); err == nil && !bytes.Equal(got, msg) {
+						err = fmt.Errorf("PSK-RSA mismatch %q", got)
+					}
+				}
+				if err == nil {
+					var h2 string
+					if h2, err = kr.EncryptPSKECDSA(msg); err == nil {
+						var got []byte
+						if got, err = kr.DecryptPSKECDSA(h2); err == nil && !bytes.Equal(got, msg) {
+							err = fmt.Errorf("PSK-ECDSA mismatch %q", got)
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
