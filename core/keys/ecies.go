@@ -41,17 +41,16 @@ func EncryptECIES(pub *ecdsa.PublicKey, msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, eciesOverhead, eciesOverhead+len(msg)+eciesTagLen)
+	out := make([]byte, eciesPubLen+eciesNonceLen, eciesOverhead+len(msg))
 	copy(out, ephPub)
-	nonce := out[eciesPubLen : eciesPubLen+eciesNonceLen]
+	nonce := out[eciesPubLen:]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("keys: psk-ecdsa: random nonce: %w", err)
 	}
-	// Go's GCM appends the tag; eciesjs puts it before the ciphertext.
-	sealed := aead.Seal(out[eciesOverhead:], nonce, msg, nil)
-	ct, tag := sealed[:len(msg)], sealed[len(msg):]
-	copy(out[eciesPubLen+eciesNonceLen:eciesOverhead], tag)
-	return append(out[:eciesOverhead], ct...), nil
+	// Go's GCM appends the tag to the ciphertext; eciesjs puts it in front.
+	sealed := aead.Seal(nil, nonce, msg, nil)
+	out = append(out, sealed[len(msg):]...)
+	return append(out, sealed[:len(msg)]...), nil
 }
 
 // DecryptECIES reverses [EncryptECIES] (and eciesjs 0.4.6 encrypt) with the

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // keyFileMode is the permission of every key file this package writes: readable
@@ -69,4 +71,36 @@ func syncDir(dir string) {
 	}
 	_ = d.Sync()
 	_ = d.Close()
+}
+
+// readKeyFile reads a key file named by a configuration value. Operators
+// sometimes paste key material where a path belongs; if such a value reached
+// an error message the secret would end up in the logs, so the value is shown
+// only when it looks like a path (see displayPath).
+func readKeyFile(what, path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("keys: read %s %s: %w", what, displayPath(path), err)
+	}
+	return data, nil
+}
+
+// displayPath returns path for messages, or a placeholder when the value does
+// not look like a file path (PEM text, a hex private key, a mnemonic).
+func displayPath(path string) string {
+	if path == "" {
+		return `""`
+	}
+	looksLikePath := len(path) > 0 && len(path) < 1024 &&
+		strings.ContainsAny(path, "/.") &&
+		!strings.ContainsAny(path, "\n\r ") &&
+		!strings.Contains(path, "-----")
+	if !looksLikePath {
+		return "(value hidden: it does not look like a file path)"
+	}
+	return strconv.Quote(path)
 }

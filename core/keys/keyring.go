@@ -17,6 +17,7 @@ import (
 // (secp256k1) and the RSA key pair. It is built once at start-up and is safe
 // for concurrent use; nothing in it changes after construction.
 //
+// Build one with [NewKeyring] or [LoadKeyring]; the zero value holds no keys.
 // A Keyring formats, prints and logs as its address only; no formatting verb,
 // slog handler or JSON encoding shows key material.
 type Keyring struct {
@@ -86,7 +87,7 @@ func LoadKeyring(src Sources) (*Keyring, error) {
 			return nil, err
 		}
 		if err := CheckRSAKeyPair(rsaKey, pub); err != nil {
-			return nil, fmt.Errorf("RSA key files %s and %s: %w", src.RSAPrivateKeyFile, src.RSAPublicKeyFile, err)
+			return nil, fmt.Errorf("RSA key files %s and %s: %w", displayPath(src.RSAPrivateKeyFile), displayPath(src.RSAPublicKeyFile), err)
 		}
 	}
 	return NewKeyring(signer, rsaKey)
@@ -100,14 +101,20 @@ func (k *Keyring) Address() common.Address { return k.address }
 func (k *Keyring) ECDSAPublicKeyHex() string { return k.ecdsaPub }
 
 // ECDSAPublicKey is the provider's secp256k1 public key.
-func (k *Keyring) ECDSAPublicKey() *ecdsa.PublicKey { return &k.signer.PublicKey }
+func (k *Keyring) ECDSAPublicKey() *ecdsa.PublicKey {
+	pub := k.signer.PublicKey
+	return &pub
+}
 
 // RSAPublicKeyPEM is the RSA public key as SPKI PEM without a trailing newline
 // (SPEC rsa-public-key and the encrypt endpoint's public-key).
 func (k *Keyring) RSAPublicKeyPEM() string { return k.rsaPubPEM }
 
 // RSAPublicKey is the RSA public key.
-func (k *Keyring) RSAPublicKey() *rsa.PublicKey { return &k.rsaKey.PublicKey }
+func (k *Keyring) RSAPublicKey() *rsa.PublicKey {
+	pub := k.rsaKey.PublicKey
+	return &pub
+}
 
 // PrivateKey returns the provider account's signing key for chain transactions.
 // It is secret: never log, print or serialize it, and do not modify it.
@@ -162,12 +169,12 @@ func (s Sources) String() string {
 	if s.ProviderPassword != "" {
 		pw = "<redacted>"
 	}
-	keyfile := s.ProviderKeyfile
-	if strings.HasPrefix(strings.TrimSpace(keyfile), "{") {
-		keyfile = "<inline keystore JSON>"
+	keyfile := displayPath(s.ProviderKeyfile)
+	if strings.HasPrefix(strings.TrimSpace(s.ProviderKeyfile), "{") {
+		keyfile = "(inline keystore JSON)"
 	}
-	return fmt.Sprintf("keys.Sources{ProviderKeyfile: %q, ProviderPassword: %s, RSAPrivateKeyFile: %q, RSAPublicKeyFile: %q}",
-		keyfile, pw, s.RSAPrivateKeyFile, s.RSAPublicKeyFile)
+	return fmt.Sprintf("keys.Sources{ProviderKeyfile: %s, ProviderPassword: %s, RSAPrivateKeyFile: %s, RSAPublicKeyFile: %s}",
+		keyfile, pw, displayPath(s.RSAPrivateKeyFile), displayPath(s.RSAPublicKeyFile))
 }
 
 // GoString implements fmt.GoStringer with the password redacted.

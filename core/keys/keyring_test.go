@@ -8,9 +8,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -173,5 +175,74 @@ func TestLoadKeyringErrors(t *testing.T) {
 	}
 	if _, err := NewKeyring(kr.PrivateKey(), nil); !errors.Is(err, ErrBadKey) {
 		t.Errorf("nil RSA key: err = %v", err)
+	}
+}
+
+// Key material pasted where a path belongs must not reach error messages.
+func TestMisplacedSecretsStayOutOfErrors(t *testing.T) {
+	pemText := string(readRef(t, "rsa_priv_key.pem"))
+	hexKey := "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d"
+	mnemonic := "taxi toward unknown unique kiwi wheat shine hurry pelican ribbon glide noble"
+	check := func(name string, err error, secret string) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", name)
+		}
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "MIIC") {
+			t.Fatalf("%s: error leaks the value: %q", name, err)
+		}
+	}
+	_, err := LoadRSAPrivateKeyFile(pemText)
+	check("PEM as RSA path", err, pemText[40:80])
+	_, err = LoadProviderKey(hexKey, refPassword)
+	check("hex key as keyfile", err, hexKey)
+	_, err = LoadProviderKey(mnemonic, refPassword)
+	check("mnemonic as keyfile", err, "pelican")
+	src := Sources{ProviderKeyfile: hexKey, RSAPrivateKeyFile: pemText}
+	if out := fmt.Sprintf("%v", src); strings.Contains(out, hexKey) || strings.Contains(out, "MIIC") {
+		t.Fatalf("Sources leaks a misplaced secret: %q", out)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	_, err = LoadRSAPrivateKeyFile(missing)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("missing file: err = %v, want fs.ErrNotExist naming the path", err)
+	}
+}
+
+func TestKeyringConcurrentUse(t *testing.T) {
+	kr := refKeyring(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 8 {
+		wg.Go(func() {
+			msg := []byte(fmt.Sprintf("message %d", i))
+			for range 5 {
+				h, err := kr.EncryptPSKRSA(msg)
+				if err == nil {
+					var got []byte
+					if got, err = kr.DecryptPSKRSA(h); err == nil && !bytes.Equal(got, msg) {
+						err = fmt.Errorf("PSK-RSA mismatch %q", got)
+					}
+				}
+				if err == nil {
+					var h2 string
+					if h2, err = kr.EncryptPSKECDSA(msg); err == nil {
+						var got []byte
+						if got, err = kr.DecryptPSKECDSA(h2); err == nil && !bytes.Equal(got, msg) {
+							err = fmt.Errorf("PSK-ECDSA mismatch %q", got)
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

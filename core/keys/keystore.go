@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
@@ -36,11 +35,7 @@ func ReadKeystore(keyfile string) ([]byte, error) {
 	if strings.HasPrefix(trimmed, "{") {
 		return []byte(trimmed), nil
 	}
-	data, err := os.ReadFile(trimmed)
-	if err != nil {
-		return nil, fmt.Errorf("keys: read keystore file: %w", err)
-	}
-	return data, nil
+	return readKeyFile("keystore file", trimmed)
 }
 
 // DecryptKeystore decrypts an Ethereum keystore (v3, or geth's legacy v1) with

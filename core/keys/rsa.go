@@ -105,26 +105,26 @@ func checkRSASize(bits int) error {
 
 // LoadRSAPrivateKeyFile reads and parses an RSA private key PEM file.
 func LoadRSAPrivateKeyFile(path string) (*rsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile("RSA private key file", path)
 	if err != nil {
-		return nil, fmt.Errorf("keys: read RSA private key: %w", err)
+		return nil, err
 	}
 	key, err := ParseRSAPrivateKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("RSA private key file %s: %w", path, err)
+		return nil, fmt.Errorf("RSA private key file %s: %w", displayPath(path), err)
 	}
 	return key, nil
 }
 
 // LoadRSAPublicKeyFile reads and parses an RSA public key PEM file.
 func LoadRSAPublicKeyFile(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile("RSA public key file", path)
 	if err != nil {
-		return nil, fmt.Errorf("keys: read RSA public key: %w", err)
+		return nil, err
 	}
 	key, err := ParseRSAPublicKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("RSA public key file %s: %w", path, err)
+		return nil, fmt.Errorf("RSA public key file %s: %w", displayPath(path), err)
 	}
 	return key, nil
 }
