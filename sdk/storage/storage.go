@@ -60,6 +60,10 @@ const (
 	CapList plugin.Capability = "storage.list"
 	// CapIfAbsent: Put honours PutOptions.IfAbsent atomically.
 	CapIfAbsent plugin.Capability = "storage.if-absent"
+	// CapContentType: the backend keeps the content type given to Put.
+	// Backends without it may infer one (from the key's extension) or
+	// return "".
+	CapContentType plugin.Capability = "storage.content-type"
 )
 
 // Sentinel errors of storage backends; test them with errors.Is.
@@ -131,7 +135,8 @@ type ObjectInfo struct {
 	Key string
 	// Size is the object's full size in bytes (not the size of a range).
 	Size int64
-	// ContentType is the MIME type given at Put, or "" if none was.
+	// ContentType is the MIME type given at Put (with CapContentType),
+	// one the backend inferred, or "".
 	ContentType string
 	// ETag identifies this version of the object's content: it changes when
 	// the content changes. Quoting rules are the backend's own.
