@@ -481,3 +481,26 @@ func (b *Backend) OpenResult(ctx context.Context, id compute.JobID, name string)
 	}
 	return io.NopCloser(bytes.NewReader(data)), compute.Result{Name: name, Size: int64(len(data)), ContentType: "application/octet-stream"}, nil
 }
+
+// SucceedingSpec returns a spec of the built-in "echo" job, for
+// computetest.Options.Succeeding.
+func SucceedingSpec() compute.JobSpec {
+	return compute.JobSpec{
+		Name:      "echo",
+		Algorithm: compute.Algorithm{Ref: "echo"},
+		Args:      []string{"hello", "world"},
+		Outputs:   []compute.Output{{Name: "greeting", Path: "greeting.txt"}, {Name: "copy", Path: "out/copy.txt"}},
+	}
+}
+
+// RunningSpec returns a spec of the built-in "sleep" job, for
+// computetest.Options.Running.
+func RunningSpec() compute.JobSpec {
+	return compute.JobSpec{Name: "sleep", Algorithm: compute.Algorithm{Ref: "sleep"}}
+}
+
+// FailingSpec returns a spec of the built-in "fail" job, for
+// computetest.Options.Failing.
+func FailingSpec() compute.JobSpec {
+	return compute.JobSpec{Name: "fail", Algorithm: compute.Algorithm{Ref: "fail"}}
+}
