@@ -25,6 +25,8 @@ type supervisor struct {
 	stats  *Stats
 	kind   plugin.Kind
 
+	info plugin.Info // static, from the first start
+
 	mu        sync.Mutex
 	proc      *rpcplugin.Process
 	closed    bool
@@ -57,6 +59,7 @@ func startSupervisor(ctx context.Context, e Entry, opts Options, stats *Stats) (
 	if err := s.startLocked(ctx); err != nil {
 		return nil, err
 	}
+	s.info = s.proc.Info()
 	return s, nil
 }
 
@@ -139,13 +142,9 @@ func (s *supervisor) noteCrashLocked() {
 	}
 }
 
-func (s *supervisor) Info(ctx context.Context) (plugin.Info, error) {
-	b, err := s.current(ctx)
-	if err != nil {
-		return plugin.Info{}, err
-	}
-	return b.Info(ctx)
-}
+// Info returns the Info of the first start: Info is static, and this way
+// it needs no live process.
+func (s *supervisor) Info(context.Context) (plugin.Info, error) { return s.info, nil }
 
 // Configure is refused: a supervised plugin was configured from
 // plugins.yaml, and each restart reapplies that configuration.
