@@ -49,8 +49,10 @@ func inMemory(t *testing.T, b plugin.Plugin) plugin.Plugin {
 	t.Helper()
 	client, server := goplugin.TestPluginGRPCConn(t, false, goplugin.PluginSet{pluginName: &grpcPlugin{impl: b}})
 	t.Cleanup(func() {
-		client.Close()
+		// Server first: client.Close asks a live server to stop itself,
+		// which would race with our own Stop inside go-plugin.
 		server.Stop()
+		client.Close()
 	})
 	raw, err := client.Dispense(pluginName)
 	if err != nil {
