@@ -124,10 +124,15 @@ func examplePlugin(t testing.TB) (path, sha string) {
 		if binDir, buildErr = os.MkdirTemp("", "pluginhost-test-"); buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "storage-example"),
-			"github.com/nvm-node/nvm-node/sdk/examples/storage-process").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("building the example plugin: %v\n%s", err, out)
+		for name, pkg := range map[string]string{
+			"storage-example": "github.com/nvm-node/nvm-node/sdk/examples/storage-process",
+			"compute-memory":  "github.com/nvm-node/nvm-node/sdk/examples/compute-process",
+		} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("building the example plugin %s: %v\n%s", pkg, err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {
@@ -192,6 +197,23 @@ func TestProcessConformance(t *testing.T) {
 		b, _ := h.Storage("storage.example")
 		return b
 	}})
+}
+
+func TestProcessComputeConformance(t *testing.T) {
+	examplePlugin(t)
+	path := filepath.Join(binDir, "compute-memory")
+	sha, err := rpcplugin.FileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computetest.Run(t, computetest.Options{
+		New: func(t *testing.T) compute.Backend {
+			h := newHost(t, RestartPolicy{}, Entry{ID: "compute.memory", Runtime: RuntimeProcess, Path: path, SHA256: sha})
+			b, _ := h.Compute("compute.memory")
+			return b
+		},
+		Succeeding: memcompute.SucceedingSpec, Running: memcompute.RunningSpec, Failing: memcompute.FailingSpec,
+	})
 }
 
 func TestLoadErrors(t *testing.T) {

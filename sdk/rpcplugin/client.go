@@ -325,6 +325,9 @@ func (c *computeClient) Submit(ctx context.Context, spec compute.JobSpec) (compu
 	if err := c.computeCheck("submit", ""); err != nil {
 		return "", err
 	}
+	if !specUTF8(spec) {
+		return "", &compute.Error{Op: "submit", Err: fmt.Errorf("%w: strings must be valid UTF-8", compute.ErrInvalidSpec)}
+	}
 	r, err := c.c.Submit(ctx, &pb.SubmitRequest{Spec: toSpec(spec)})
 	if err != nil {
 		return "", c.err(err)
@@ -476,4 +479,35 @@ func (e *VersionError) Error() string {
 	}
 	return fmt.Sprintf("plugin %s speaks %s of the %s, but this node supports %v: rebuild the plugin against a matching github.com/nvm-node/nvm-node/sdk, or run a node release that supports it",
 		e.Plugin, pv, e.What, e.NodeVersions)
+}
+
+// specUTF8 reports whether every string of spec is valid UTF-8, as
+// protobuf requires; a spec that is not could not be sent.
+func specUTF8(s compute.JobSpec) bool {
+	strs := []string{s.Name, s.Owner, s.Algorithm.Ref, s.Algorithm.Digest}
+	strs = append(strs, s.Args...)
+	strs = append(strs, s.Algorithm.Entrypoint...)
+	for _, m := range []map[string]string{s.Env, s.Params} {
+		for k, v := range m {
+			strs = append(strs, k, v)
+		}
+	}
+	for _, in := range s.Inputs {
+		strs = append(strs, in.Name, in.URL, in.Digest, in.Path)
+	}
+	for _, out := range s.Outputs {
+		strs = append(strs, out.Name, out.Path)
+	}
+	if f := s.Federated; f != nil {
+		strs = append(strs, string(f.Role), f.Session, f.Aggregator)
+		for _, p := range f.Participants {
+			strs = append(strs, p.Node, p.Workflow)
+		}
+	}
+	for _, x := range strs {
+		if !utf8.ValidString(x) {
+			return false
+		}
+	}
+	return true
 }

@@ -360,3 +360,16 @@ func TestLogWriter(t *testing.T) {
 		t.Errorf("rest of a long line: %.40q", recs[4]["msg"])
 	}
 }
+
+func TestInvalidUTF8NeverReachesTheWire(t *testing.T) {
+	c := inMemory(t, memcompute.New()).(compute.Backend)
+	configure(t, c, "")
+	spec := memcompute.SucceedingSpec()
+	spec.Env = map[string]string{"K": "\xff"}
+	if _, err := c.Submit(t.Context(), spec); !errors.Is(err, compute.ErrInvalidSpec) {
+		t.Errorf("Submit with invalid UTF-8 = %v, want ErrInvalidSpec", err)
+	}
+	if _, err := c.Status(t.Context(), "\xff"); !errors.Is(err, compute.ErrJobNotFound) {
+		t.Errorf("Status of an invalid UTF-8 id = %v, want ErrJobNotFound", err)
+	}
+}
