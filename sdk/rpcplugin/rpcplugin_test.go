@@ -373,3 +373,21 @@ func TestInvalidUTF8NeverReachesTheWire(t *testing.T) {
 		t.Errorf("Status of an invalid UTF-8 id = %v, want ErrJobNotFound", err)
 	}
 }
+
+// FuzzLogWriter feeds arbitrary plugin output to the log forwarder: it
+// must never panic, and every non-blank line must become a record.
+func FuzzLogWriter(f *testing.F) {
+	f.Add([]byte(`{"@level":"warn","@message":"x","n":1}` + "\nplain\n"))
+	f.Add([]byte(`{"level":7,"msg":null,"a":{"b":[1,2]}}` + "\n{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var buf syncBuffer
+		w := newLogWriter(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), "stderr", slog.LevelInfo)
+		w.Write(data)
+		w.Flush()
+		for _, line := range strings.Split(buf.String(), "\n") {
+			if line != "" && !json.Valid([]byte(line)) {
+				t.Fatalf("forwarded record is not JSON: %q", line)
+			}
+		}
+	})
+}
