@@ -298,6 +298,9 @@ func TestCrashRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := kill(t, h, "storage.example")
+	if h.Stats()[0].Up {
+		t.Error("stats show a crashed plugin up")
+	}
 	waitUp(t, b, "kept")
 	if pid := h.pid("storage.example"); pid == 0 || pid == old {
 		t.Errorf("pid after restart %d (was %d)", pid, old)

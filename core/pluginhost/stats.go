@@ -20,6 +20,9 @@ type Stats struct {
 
 	calls, errors, starts, crashes atomic.Int64
 	up, circuitOpen                atomic.Bool
+	// alive, when set, reports whether the plugin's process still runs, so
+	// a crash shows before the next call notices it.
+	alive func() bool
 }
 
 // StatsSnapshot is a copy of a plugin's counters.
@@ -37,7 +40,7 @@ type StatsSnapshot struct {
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() StatsSnapshot {
 	return StatsSnapshot{
-		ID: s.ID, Runtime: s.Runtime, Up: s.up.Load(), CircuitOpen: s.circuitOpen.Load(),
+		ID: s.ID, Runtime: s.Runtime, Up: s.up.Load() && (s.alive == nil || s.alive()), CircuitOpen: s.circuitOpen.Load(),
 		Calls: s.calls.Load(), Errors: s.errors.Load(), Starts: s.starts.Load(), Crashes: s.crashes.Load(),
 	}
 }

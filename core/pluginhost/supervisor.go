@@ -60,6 +60,7 @@ func startSupervisor(ctx context.Context, e Entry, opts Options, stats *Stats) (
 		return nil, err
 	}
 	s.info = s.proc.Info()
+	stats.alive = s.alive
 	return s, nil
 }
 
@@ -78,6 +79,13 @@ func (s *supervisor) startLocked(ctx context.Context) error {
 	s.stats.circuitOpen.Store(false)
 	s.log.Info("plugin process started", "pid", p.Pid())
 	return nil
+}
+
+// alive reports whether the current process runs.
+func (s *supervisor) alive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc != nil && !s.proc.Exited()
 }
 
 func (s *supervisor) unavailable(format string, a ...any) error {
