@@ -3,6 +3,7 @@ package rpcplugin
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -199,4 +200,28 @@ func FileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Describe runs a plugin binary with the "describe" argument, as operators
+// do to learn a plugin's id before adding it to plugins.yaml, and returns
+// what it printed. The binary runs with an empty environment; ctx bounds
+// it. Describe does not check a checksum: use it only on binaries you are
+// about to trust, and record FileSHA256's result.
+func Describe(ctx context.Context, path string) (Description, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "describe")
+	cmd.Env = []string{}
+	out, err := cmd.Output()
+	if err != nil {
+		return Description{}, fmt.Errorf("%s describe: %w", path, err)
+	}
+	var d Description
+	if err := json.Unmarshal(out, &d); err != nil {
+		return Description{}, fmt.Errorf("%s describe printed no description: %w", path, err)
+	}
+	if err := d.Validate(); err != nil {
+		return d, fmt.Errorf("%s describe: %w", path, err)
+	}
+	return d, nil
 }

@@ -277,6 +277,12 @@ func TestDescribe(t *testing.T) {
 	if d.ID() != "storage.example" || d.APIVersion != storage.APIVersion || d.ProtocolVersion != plugin.ProtocolVersion || !d.Has(storage.CapRange) {
 		t.Errorf("describe = %+v", d)
 	}
+	if d2, err := Describe(t.Context(), bin); err != nil || d2.ID() != d.ID() || d2.ProtocolVersion != d.ProtocolVersion {
+		t.Errorf("Describe = %+v, %v", d2, err)
+	}
+	if _, err := Describe(t.Context(), "/bin/true"); err == nil {
+		t.Error("Describe of a non-plugin succeeded")
+	}
 	// Run by hand without the node, it explains itself and fails.
 	out, err = exec.Command(bin).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "plugin") {
