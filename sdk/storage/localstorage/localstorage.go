@@ -275,6 +275,11 @@ func (b *Backend) Put(ctx context.Context, key string, src io.Reader, opts stora
 	err = b.withRoot(func(r *os.Root) error {
 		if dir := path.Dir(key); dir != "." {
 			if err := r.MkdirAll(dir, 0o750); err != nil {
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+					// A file cannot also be a folder here, unlike in
+					// object stores.
+					return fmt.Errorf("%w: an object exists where a folder of this key would be", storage.ErrExist)
+				}
 				return err
 			}
 		}

@@ -87,3 +87,25 @@ func TestReservedTempDir(t *testing.T) {
 		t.Errorf("List = %+v, %v; want only k", p, err)
 	}
 }
+
+// TestFileFolderConflict: a filesystem cannot hold both "a" and "a/b".
+func TestFileFolderConflict(t *testing.T) {
+	b := configured(t, t.TempDir())
+	defer b.Close(t.Context())
+	put := func(key string) error {
+		_, err := b.Put(t.Context(), key, strings.NewReader("x"), storage.PutOptions{})
+		return err
+	}
+	if err := put("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("a/b"); !errors.Is(err, storage.ErrExist) {
+		t.Errorf("Put below an object = %v, want ErrExist", err)
+	}
+	if err := put("d/e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("d"); !errors.Is(err, storage.ErrExist) {
+		t.Errorf("Put over a folder = %v, want ErrExist", err)
+	}
+}
