@@ -114,6 +114,10 @@ type JobSpec struct {
 	// namespace or node selector). A backend refuses keys it does not know
 	// with ErrInvalidSpec rather than ignoring them.
 	Params map[string]string
+	// Labels are the node's own tags for the job (agreement id, DID...).
+	// Backends keep them unchanged, return them in Status, and may attach
+	// them to what they create (Kubernetes labels).
+	Labels map[string]string
 }
 
 // Algorithm names the code a job runs.
@@ -232,6 +236,8 @@ type Status struct {
 	// Details are backend-specific facts (a Kubernetes pod name, the
 	// current federated round...).
 	Details map[string]string
+	// Labels are the spec's labels.
+	Labels map[string]string
 }
 
 // LogOptions modify Logs.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -27,7 +28,8 @@ type Options struct {
 	// New returns a configured backend with no jobs. The suite closes it.
 	New func(t *testing.T) compute.Backend
 	// Succeeding returns a spec that succeeds, writes a non-empty log, and
-	// writes every output it declares (it must declare at least one).
+	// writes every output it declares (it must declare at least one). Give
+	// it labels to check they come back in Status.
 	Succeeding func() compute.JobSpec
 	// Running returns a spec that runs until stopped.
 	Running func() compute.JobSpec
@@ -184,6 +186,9 @@ func (s *suite) testSucceeds(t *testing.T) {
 	}
 	if st.Created.Before(before) || st.Finished.Before(st.Created) || st.Name != spec.Name {
 		t.Errorf("status %+v: times out of order or name lost", st)
+	}
+	if !maps.Equal(st.Labels, spec.Labels) {
+		t.Errorf("status labels %v, spec labels %v", st.Labels, spec.Labels)
 	}
 	if logs := readLogs(t, b, id, false); logs == "" {
 		t.Error("succeeded job has empty logs")

@@ -487,7 +487,7 @@ func specUTF8(s compute.JobSpec) bool {
 	strs := []string{s.Name, s.Owner, s.Algorithm.Ref, s.Algorithm.Digest}
 	strs = append(strs, s.Args...)
 	strs = append(strs, s.Algorithm.Entrypoint...)
-	for _, m := range []map[string]string{s.Env, s.Params} {
+	for _, m := range []map[string]string{s.Env, s.Params, s.Labels} {
 		for k, v := range m {
 			strs = append(strs, k, v)
 		}

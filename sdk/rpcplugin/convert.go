@@ -58,7 +58,7 @@ func fromObject(o *pb.ObjectInfo) storage.ObjectInfo {
 
 func toSpec(s compute.JobSpec) *pb.JobSpec {
 	p := &pb.JobSpec{
-		Name: s.Name, Owner: s.Owner, Args: s.Args, Env: s.Env, Params: s.Params,
+		Name: s.Name, Owner: s.Owner, Args: s.Args, Env: s.Env, Params: s.Params, Labels: s.Labels,
 		Algorithm: &pb.Algorithm{Ref: s.Algorithm.Ref, Digest: s.Algorithm.Digest, Entrypoint: s.Algorithm.Entrypoint},
 		Resources: &pb.Resources{
 			CpuMillis: s.Resources.CPUMillis, MemoryBytes: s.Resources.MemoryBytes, DiskBytes: s.Resources.DiskBytes,
@@ -90,7 +90,7 @@ func fromSpec(p *pb.JobSpec) compute.JobSpec {
 	if p == nil {
 		return compute.JobSpec{}
 	}
-	s := compute.JobSpec{Name: p.Name, Owner: p.Owner, Args: p.Args, Env: p.Env, Params: p.Params}
+	s := compute.JobSpec{Name: p.Name, Owner: p.Owner, Args: p.Args, Env: p.Env, Params: p.Params, Labels: p.Labels}
 	if a := p.Algorithm; a != nil {
 		s.Algorithm = compute.Algorithm{Ref: a.Ref, Digest: a.Digest, Entrypoint: a.Entrypoint}
 	}
@@ -124,7 +124,7 @@ func fromSpec(p *pb.JobSpec) compute.JobSpec {
 func toStatus(s compute.Status) *pb.JobStatus {
 	return &pb.JobStatus{
 		Id: string(s.ID), Name: s.Name, State: string(s.State), Message: s.Message, ExitCode: int32(s.ExitCode),
-		Created: toTime(s.Created), Started: toTime(s.Started), Finished: toTime(s.Finished), Details: s.Details,
+		Created: toTime(s.Created), Started: toTime(s.Started), Finished: toTime(s.Finished), Details: s.Details, Labels: s.Labels,
 	}
 }
 
@@ -134,7 +134,7 @@ func fromStatus(p *pb.JobStatus) compute.Status {
 	}
 	return compute.Status{
 		ID: compute.JobID(p.Id), Name: p.Name, State: compute.State(p.State), Message: p.Message, ExitCode: int(p.ExitCode),
-		Created: fromTime(p.Created), Started: fromTime(p.Started), Finished: fromTime(p.Finished), Details: p.Details,
+		Created: fromTime(p.Created), Started: fromTime(p.Started), Finished: fromTime(p.Finished), Details: p.Details, Labels: p.Labels,
 	}
 }
 

@@ -248,7 +248,7 @@ func (b *Backend) Submit(ctx context.Context, spec compute.JobSpec) (compute.Job
 	}
 	j := &job{
 		spec: spec, changed: make(chan struct{}), outputs: map[string][]byte{}, cancel: cancel, done: make(chan struct{}),
-		status: compute.Status{ID: id, Name: spec.Name, State: compute.StateRunning, Created: time.Now().UTC()},
+		status: compute.Status{ID: id, Name: spec.Name, Labels: spec.Labels, State: compute.StateRunning, Created: time.Now().UTC()},
 	}
 	j.status.Started = j.status.Created
 	b.jobs[id] = j
@@ -289,6 +289,7 @@ func cloneSpec(s compute.JobSpec) compute.JobSpec {
 	s.Inputs = slices.Clone(s.Inputs)
 	s.Outputs = slices.Clone(s.Outputs)
 	s.Params = maps.Clone(s.Params)
+	s.Labels = maps.Clone(s.Labels)
 	s.Algorithm.Entrypoint = slices.Clone(s.Algorithm.Entrypoint)
 	return s
 }
@@ -298,6 +299,7 @@ func (j *job) snapshot() compute.Status {
 	defer j.mu.Unlock()
 	st := j.status
 	st.Details = maps.Clone(st.Details)
+	st.Labels = maps.Clone(st.Labels)
 	return st
 }
 
@@ -487,6 +489,7 @@ func (b *Backend) OpenResult(ctx context.Context, id compute.JobID, name string)
 func SucceedingSpec() compute.JobSpec {
 	return compute.JobSpec{
 		Name:      "echo",
+		Labels:    map[string]string{"agreement": "0xabc", "did": "did:nv:123"},
 		Algorithm: compute.Algorithm{Ref: "echo"},
 		Args:      []string{"hello", "world"},
 		Outputs:   []compute.Output{{Name: "greeting", Path: "greeting.txt"}, {Name: "copy", Path: "out/copy.txt"}},

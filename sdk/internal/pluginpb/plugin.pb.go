@@ -1476,6 +1476,7 @@ type JobSpec struct {
 	Resources     *Resources             `protobuf:"bytes,8,opt,name=resources,proto3" json:"resources,omitempty"`
 	Federated     *Federated             `protobuf:"bytes,9,opt,name=federated,proto3" json:"federated,omitempty"`
 	Params        map[string]string      `protobuf:"bytes,10,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels        map[string]string      `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1576,6 +1577,13 @@ func (x *JobSpec) GetFederated() *Federated {
 func (x *JobSpec) GetParams() map[string]string {
 	if x != nil {
 		return x.Params
+	}
+	return nil
+}
+
+func (x *JobSpec) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
 	}
 	return nil
 }
@@ -1723,6 +1731,7 @@ type JobStatus struct {
 	Started       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=started,proto3" json:"started,omitempty"`
 	Finished      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=finished,proto3" json:"finished,omitempty"`
 	Details       map[string]string      `protobuf:"bytes,9,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels        map[string]string      `protobuf:"bytes,10,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1816,6 +1825,13 @@ func (x *JobStatus) GetFinished() *timestamppb.Timestamp {
 func (x *JobStatus) GetDetails() map[string]string {
 	if x != nil {
 		return x.Details
+	}
+	return nil
+}
+
+func (x *JobStatus) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
 	}
 	return nil
 }
@@ -2401,7 +2417,7 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\fparticipants\x18\x05 \x03(\v2\x1e.nvmnode.plugin.v1.ParticipantR\fparticipants\x12\x1e\n" +
 	"\n" +
 	"aggregator\x18\x06 \x01(\tR\n" +
-	"aggregator\"\xcc\x04\n" +
+	"aggregator\"\xc7\x05\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12:\n" +
@@ -2413,11 +2429,15 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tresources\x18\b \x01(\v2\x1c.nvmnode.plugin.v1.ResourcesR\tresources\x12:\n" +
 	"\tfederated\x18\t \x01(\v2\x1c.nvmnode.plugin.v1.FederatedR\tfederated\x12>\n" +
 	"\x06params\x18\n" +
-	" \x03(\v2&.nvmnode.plugin.v1.JobSpec.ParamsEntryR\x06params\x1a6\n" +
+	" \x03(\v2&.nvmnode.plugin.v1.JobSpec.ParamsEntryR\x06params\x12>\n" +
+	"\x06labels\x18\v \x03(\v2&.nvmnode.plugin.v1.JobSpec.LabelsEntryR\x06labels\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
 	"\rSubmitRequest\x12.\n" +
@@ -2426,7 +2446,7 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x1c\n" +
 	"\n" +
 	"JobRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xa1\x03\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x9e\x04\n" +
 	"\tJobStatus\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2436,8 +2456,13 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\acreated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
 	"\astarted\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x126\n" +
 	"\bfinished\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\bfinished\x12C\n" +
-	"\adetails\x18\t \x03(\v2).nvmnode.plugin.v1.JobStatus.DetailsEntryR\adetails\x1a:\n" +
+	"\adetails\x18\t \x03(\v2).nvmnode.plugin.v1.JobStatus.DetailsEntryR\adetails\x12@\n" +
+	"\x06labels\x18\n" +
+	" \x03(\v2(.nvmnode.plugin.v1.JobStatus.LabelsEntryR\x06labels\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"5\n" +
 	"\vLogsRequest\x12\x0e\n" +
@@ -2498,7 +2523,7 @@ func file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_nvmnode_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_nvmnode_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_nvmnode_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_nvmnode_plugin_v1_plugin_proto_goTypes = []any{
 	(*ErrorDetail)(nil),           // 0: nvmnode.plugin.v1.ErrorDetail
 	(*InfoRequest)(nil),           // 1: nvmnode.plugin.v1.InfoRequest
@@ -2541,18 +2566,20 @@ var file_nvmnode_plugin_v1_plugin_proto_goTypes = []any{
 	(*OpenResultResponse)(nil),    // 38: nvmnode.plugin.v1.OpenResultResponse
 	nil,                           // 39: nvmnode.plugin.v1.JobSpec.EnvEntry
 	nil,                           // 40: nvmnode.plugin.v1.JobSpec.ParamsEntry
-	nil,                           // 41: nvmnode.plugin.v1.JobStatus.DetailsEntry
-	(*timestamppb.Timestamp)(nil), // 42: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 43: google.protobuf.Duration
+	nil,                           // 41: nvmnode.plugin.v1.JobSpec.LabelsEntry
+	nil,                           // 42: nvmnode.plugin.v1.JobStatus.DetailsEntry
+	nil,                           // 43: nvmnode.plugin.v1.JobStatus.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 44: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 45: google.protobuf.Duration
 }
 var file_nvmnode_plugin_v1_plugin_proto_depIdxs = []int32{
-	42, // 0: nvmnode.plugin.v1.ObjectInfo.mod_time:type_name -> google.protobuf.Timestamp
+	44, // 0: nvmnode.plugin.v1.ObjectInfo.mod_time:type_name -> google.protobuf.Timestamp
 	8,  // 1: nvmnode.plugin.v1.GetRequest.range:type_name -> nvmnode.plugin.v1.Range
 	7,  // 2: nvmnode.plugin.v1.GetResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
 	11, // 3: nvmnode.plugin.v1.PutRequest.header:type_name -> nvmnode.plugin.v1.PutHeader
 	7,  // 4: nvmnode.plugin.v1.PutResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
 	7,  // 5: nvmnode.plugin.v1.ListResponse.objects:type_name -> nvmnode.plugin.v1.ObjectInfo
-	43, // 6: nvmnode.plugin.v1.Resources.timeout:type_name -> google.protobuf.Duration
+	45, // 6: nvmnode.plugin.v1.Resources.timeout:type_name -> google.protobuf.Duration
 	23, // 7: nvmnode.plugin.v1.Federated.participants:type_name -> nvmnode.plugin.v1.Participant
 	19, // 8: nvmnode.plugin.v1.JobSpec.algorithm:type_name -> nvmnode.plugin.v1.Algorithm
 	39, // 9: nvmnode.plugin.v1.JobSpec.env:type_name -> nvmnode.plugin.v1.JobSpec.EnvEntry
@@ -2561,49 +2588,51 @@ var file_nvmnode_plugin_v1_plugin_proto_depIdxs = []int32{
 	22, // 12: nvmnode.plugin.v1.JobSpec.resources:type_name -> nvmnode.plugin.v1.Resources
 	24, // 13: nvmnode.plugin.v1.JobSpec.federated:type_name -> nvmnode.plugin.v1.Federated
 	40, // 14: nvmnode.plugin.v1.JobSpec.params:type_name -> nvmnode.plugin.v1.JobSpec.ParamsEntry
-	25, // 15: nvmnode.plugin.v1.SubmitRequest.spec:type_name -> nvmnode.plugin.v1.JobSpec
-	42, // 16: nvmnode.plugin.v1.JobStatus.created:type_name -> google.protobuf.Timestamp
-	42, // 17: nvmnode.plugin.v1.JobStatus.started:type_name -> google.protobuf.Timestamp
-	42, // 18: nvmnode.plugin.v1.JobStatus.finished:type_name -> google.protobuf.Timestamp
-	41, // 19: nvmnode.plugin.v1.JobStatus.details:type_name -> nvmnode.plugin.v1.JobStatus.DetailsEntry
-	29, // 20: nvmnode.plugin.v1.JobListResponse.jobs:type_name -> nvmnode.plugin.v1.JobStatus
-	35, // 21: nvmnode.plugin.v1.ResultsResponse.results:type_name -> nvmnode.plugin.v1.Result
-	35, // 22: nvmnode.plugin.v1.OpenResultResponse.result:type_name -> nvmnode.plugin.v1.Result
-	1,  // 23: nvmnode.plugin.v1.Lifecycle.Info:input_type -> nvmnode.plugin.v1.InfoRequest
-	3,  // 24: nvmnode.plugin.v1.Lifecycle.Configure:input_type -> nvmnode.plugin.v1.ConfigureRequest
-	5,  // 25: nvmnode.plugin.v1.Lifecycle.Close:input_type -> nvmnode.plugin.v1.CloseRequest
-	9,  // 26: nvmnode.plugin.v1.Storage.Get:input_type -> nvmnode.plugin.v1.GetRequest
-	12, // 27: nvmnode.plugin.v1.Storage.Put:input_type -> nvmnode.plugin.v1.PutRequest
-	14, // 28: nvmnode.plugin.v1.Storage.Stat:input_type -> nvmnode.plugin.v1.StatRequest
-	15, // 29: nvmnode.plugin.v1.Storage.Delete:input_type -> nvmnode.plugin.v1.DeleteRequest
-	17, // 30: nvmnode.plugin.v1.Storage.List:input_type -> nvmnode.plugin.v1.ListRequest
-	26, // 31: nvmnode.plugin.v1.Compute.Submit:input_type -> nvmnode.plugin.v1.SubmitRequest
-	28, // 32: nvmnode.plugin.v1.Compute.Status:input_type -> nvmnode.plugin.v1.JobRequest
-	30, // 33: nvmnode.plugin.v1.Compute.Logs:input_type -> nvmnode.plugin.v1.LogsRequest
-	28, // 34: nvmnode.plugin.v1.Compute.Stop:input_type -> nvmnode.plugin.v1.JobRequest
-	33, // 35: nvmnode.plugin.v1.Compute.List:input_type -> nvmnode.plugin.v1.JobListRequest
-	28, // 36: nvmnode.plugin.v1.Compute.Results:input_type -> nvmnode.plugin.v1.JobRequest
-	37, // 37: nvmnode.plugin.v1.Compute.OpenResult:input_type -> nvmnode.plugin.v1.OpenResultRequest
-	2,  // 38: nvmnode.plugin.v1.Lifecycle.Info:output_type -> nvmnode.plugin.v1.InfoResponse
-	4,  // 39: nvmnode.plugin.v1.Lifecycle.Configure:output_type -> nvmnode.plugin.v1.ConfigureResponse
-	6,  // 40: nvmnode.plugin.v1.Lifecycle.Close:output_type -> nvmnode.plugin.v1.CloseResponse
-	10, // 41: nvmnode.plugin.v1.Storage.Get:output_type -> nvmnode.plugin.v1.GetResponse
-	13, // 42: nvmnode.plugin.v1.Storage.Put:output_type -> nvmnode.plugin.v1.PutResponse
-	7,  // 43: nvmnode.plugin.v1.Storage.Stat:output_type -> nvmnode.plugin.v1.ObjectInfo
-	16, // 44: nvmnode.plugin.v1.Storage.Delete:output_type -> nvmnode.plugin.v1.DeleteResponse
-	18, // 45: nvmnode.plugin.v1.Storage.List:output_type -> nvmnode.plugin.v1.ListResponse
-	27, // 46: nvmnode.plugin.v1.Compute.Submit:output_type -> nvmnode.plugin.v1.SubmitResponse
-	29, // 47: nvmnode.plugin.v1.Compute.Status:output_type -> nvmnode.plugin.v1.JobStatus
-	31, // 48: nvmnode.plugin.v1.Compute.Logs:output_type -> nvmnode.plugin.v1.Chunk
-	32, // 49: nvmnode.plugin.v1.Compute.Stop:output_type -> nvmnode.plugin.v1.StopResponse
-	34, // 50: nvmnode.plugin.v1.Compute.List:output_type -> nvmnode.plugin.v1.JobListResponse
-	36, // 51: nvmnode.plugin.v1.Compute.Results:output_type -> nvmnode.plugin.v1.ResultsResponse
-	38, // 52: nvmnode.plugin.v1.Compute.OpenResult:output_type -> nvmnode.plugin.v1.OpenResultResponse
-	38, // [38:53] is the sub-list for method output_type
-	23, // [23:38] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	41, // 15: nvmnode.plugin.v1.JobSpec.labels:type_name -> nvmnode.plugin.v1.JobSpec.LabelsEntry
+	25, // 16: nvmnode.plugin.v1.SubmitRequest.spec:type_name -> nvmnode.plugin.v1.JobSpec
+	44, // 17: nvmnode.plugin.v1.JobStatus.created:type_name -> google.protobuf.Timestamp
+	44, // 18: nvmnode.plugin.v1.JobStatus.started:type_name -> google.protobuf.Timestamp
+	44, // 19: nvmnode.plugin.v1.JobStatus.finished:type_name -> google.protobuf.Timestamp
+	42, // 20: nvmnode.plugin.v1.JobStatus.details:type_name -> nvmnode.plugin.v1.JobStatus.DetailsEntry
+	43, // 21: nvmnode.plugin.v1.JobStatus.labels:type_name -> nvmnode.plugin.v1.JobStatus.LabelsEntry
+	29, // 22: nvmnode.plugin.v1.JobListResponse.jobs:type_name -> nvmnode.plugin.v1.JobStatus
+	35, // 23: nvmnode.plugin.v1.ResultsResponse.results:type_name -> nvmnode.plugin.v1.Result
+	35, // 24: nvmnode.plugin.v1.OpenResultResponse.result:type_name -> nvmnode.plugin.v1.Result
+	1,  // 25: nvmnode.plugin.v1.Lifecycle.Info:input_type -> nvmnode.plugin.v1.InfoRequest
+	3,  // 26: nvmnode.plugin.v1.Lifecycle.Configure:input_type -> nvmnode.plugin.v1.ConfigureRequest
+	5,  // 27: nvmnode.plugin.v1.Lifecycle.Close:input_type -> nvmnode.plugin.v1.CloseRequest
+	9,  // 28: nvmnode.plugin.v1.Storage.Get:input_type -> nvmnode.plugin.v1.GetRequest
+	12, // 29: nvmnode.plugin.v1.Storage.Put:input_type -> nvmnode.plugin.v1.PutRequest
+	14, // 30: nvmnode.plugin.v1.Storage.Stat:input_type -> nvmnode.plugin.v1.StatRequest
+	15, // 31: nvmnode.plugin.v1.Storage.Delete:input_type -> nvmnode.plugin.v1.DeleteRequest
+	17, // 32: nvmnode.plugin.v1.Storage.List:input_type -> nvmnode.plugin.v1.ListRequest
+	26, // 33: nvmnode.plugin.v1.Compute.Submit:input_type -> nvmnode.plugin.v1.SubmitRequest
+	28, // 34: nvmnode.plugin.v1.Compute.Status:input_type -> nvmnode.plugin.v1.JobRequest
+	30, // 35: nvmnode.plugin.v1.Compute.Logs:input_type -> nvmnode.plugin.v1.LogsRequest
+	28, // 36: nvmnode.plugin.v1.Compute.Stop:input_type -> nvmnode.plugin.v1.JobRequest
+	33, // 37: nvmnode.plugin.v1.Compute.List:input_type -> nvmnode.plugin.v1.JobListRequest
+	28, // 38: nvmnode.plugin.v1.Compute.Results:input_type -> nvmnode.plugin.v1.JobRequest
+	37, // 39: nvmnode.plugin.v1.Compute.OpenResult:input_type -> nvmnode.plugin.v1.OpenResultRequest
+	2,  // 40: nvmnode.plugin.v1.Lifecycle.Info:output_type -> nvmnode.plugin.v1.InfoResponse
+	4,  // 41: nvmnode.plugin.v1.Lifecycle.Configure:output_type -> nvmnode.plugin.v1.ConfigureResponse
+	6,  // 42: nvmnode.plugin.v1.Lifecycle.Close:output_type -> nvmnode.plugin.v1.CloseResponse
+	10, // 43: nvmnode.plugin.v1.Storage.Get:output_type -> nvmnode.plugin.v1.GetResponse
+	13, // 44: nvmnode.plugin.v1.Storage.Put:output_type -> nvmnode.plugin.v1.PutResponse
+	7,  // 45: nvmnode.plugin.v1.Storage.Stat:output_type -> nvmnode.plugin.v1.ObjectInfo
+	16, // 46: nvmnode.plugin.v1.Storage.Delete:output_type -> nvmnode.plugin.v1.DeleteResponse
+	18, // 47: nvmnode.plugin.v1.Storage.List:output_type -> nvmnode.plugin.v1.ListResponse
+	27, // 48: nvmnode.plugin.v1.Compute.Submit:output_type -> nvmnode.plugin.v1.SubmitResponse
+	29, // 49: nvmnode.plugin.v1.Compute.Status:output_type -> nvmnode.plugin.v1.JobStatus
+	31, // 50: nvmnode.plugin.v1.Compute.Logs:output_type -> nvmnode.plugin.v1.Chunk
+	32, // 51: nvmnode.plugin.v1.Compute.Stop:output_type -> nvmnode.plugin.v1.StopResponse
+	34, // 52: nvmnode.plugin.v1.Compute.List:output_type -> nvmnode.plugin.v1.JobListResponse
+	36, // 53: nvmnode.plugin.v1.Compute.Results:output_type -> nvmnode.plugin.v1.ResultsResponse
+	38, // 54: nvmnode.plugin.v1.Compute.OpenResult:output_type -> nvmnode.plugin.v1.OpenResultResponse
+	40, // [40:55] is the sub-list for method output_type
+	25, // [25:40] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_nvmnode_plugin_v1_plugin_proto_init() }
@@ -2629,7 +2658,7 @@ func file_nvmnode_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nvmnode_plugin_v1_plugin_proto_rawDesc), len(file_nvmnode_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
