@@ -425,3 +425,35 @@ func alive(pid int) bool {
 	}
 	return !strings.Contains(string(b), ") Z ")
 }
+
+func TestCallTimeoutAndCounters(t *testing.T) {
+	h := newHost(t, RestartPolicy{},
+		Entry{ID: "storage.memory", Runtime: RuntimeBuiltin},
+		Entry{ID: "compute.memory", Runtime: RuntimeBuiltin, Limits: Limits{CallTimeout: time.Nanosecond}},
+	)
+	s, _ := h.Storage("storage.memory")
+	if _, err := s.Put(t.Context(), "k", strings.NewReader("v"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(t.Context(), "missing"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal(err)
+	}
+	c, _ := h.Compute("compute.memory")
+	time.Sleep(time.Millisecond)
+	if _, err := c.List(t.Context(), compute.ListOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("List with a 1ns call timeout = %v, want DeadlineExceeded", err)
+	}
+	st := h.Stats()
+	if st[0].ID != "storage.memory" || st[0].Calls != 2 || st[0].Errors != 1 || !st[0].Up {
+		t.Errorf("storage stats %+v, want 2 calls, 1 error", st[0])
+	}
+	if st[1].Calls != 1 || st[1].Errors != 1 {
+		t.Errorf("compute stats %+v", st[1])
+	}
+	if _, ok := h.Storage("compute.memory"); ok {
+		t.Error("a compute plugin is listed as storage")
+	}
+	if err := h.Load(t.Context(), []Entry{{ID: "storage.memory", Runtime: RuntimeBuiltin}}); err == nil {
+		t.Error("loading an id twice succeeded")
+	}
+}
