@@ -14,12 +14,22 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 data=$(mktemp -d)
 log=$data/node.log
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-./bin/node dev --data-dir "$data/dev" --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
+# KEYS=reference (default when ../shared is beside the repo) serves with the reference node's own test keys
+# (1024-bit RSA), the same keys the reference node was measured with; KEYS=dev uses a dev node's 3072-bit key.
+REF=../shared/testdata/reference
+KEYS=${KEYS:-$([ -d "$REF" ] && echo reference || echo dev)}
+if [ "$KEYS" = reference ]; then
+  PROVIDER_KEYFILE="$REF/provider-keystore.json" PROVIDER_PASSWORD=secret RSA_PRIVKEY_FILE="$REF/rsa_priv_key.pem" \
+    JWT_SECRET_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+    ./bin/node serve --host 127.0.0.1 --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
+else
+  ./bin/node dev --data-dir "$data/dev" --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
+fi
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 sleep 1
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
-echo "node pid $pid, idle RSS $(rss)"
+echo "node pid $pid ($KEYS keys, log level ${LOG_LEVEL:-info}), idle RSS $(rss)"
 
 cat >"$data/encrypt.lua" <<'LUA'
 wrk.method = "POST"
