@@ -2,19 +2,23 @@ package config
 
 import (
 	"time"
+
+	"github.com/nvm-node/nvm-node/core/pluginhost"
 )
 
 // Config is the node's whole configuration. Load returns it validated; treat it
 // as immutable afterwards.
 type Config struct {
-	Server  Server   `koanf:"server"`
-	Chain   Chain    `koanf:"chain"`
-	Keys    Keys     `koanf:"keys"`
-	Auth    Auth     `koanf:"auth"`
-	Asset   Asset    `koanf:"asset"`
-	Log     Log      `koanf:"log"`
-	DataDir string   `koanf:"data_dir"`
-	Plugins []Plugin `koanf:"plugins"`
+	Server  Server `koanf:"server"`
+	Chain   Chain  `koanf:"chain"`
+	Keys    Keys   `koanf:"keys"`
+	Auth    Auth   `koanf:"auth"`
+	Asset   Asset  `koanf:"asset"`
+	Log     Log    `koanf:"log"`
+	DataDir string `koanf:"data_dir"`
+	// Plugins come from plugins.yaml only, parsed and validated by
+	// pluginhost, which owns that schema.
+	Plugins []pluginhost.Entry `koanf:"-"`
 }
 
 // Server configures the HTTP listener.
@@ -84,30 +88,6 @@ type Asset struct {
 type Log struct {
 	Level  string `koanf:"level"`
 	Format string `koanf:"format"`
-}
-
-// Plugin is one backend entry of plugins.yaml. Its Config is handed to the
-// plugin unchanged.
-type Plugin struct {
-	ID      string         `koanf:"id"`
-	Runtime string         `koanf:"runtime"`
-	Path    string         `koanf:"path"`
-	SHA256  string         `koanf:"sha256"`
-	Config  map[string]any `koanf:"config"`
-	Limits  PluginLimits   `koanf:"limits"`
-	Grants  PluginGrants   `koanf:"grants"`
-}
-
-// PluginLimits bounds what a plugin may use.
-type PluginLimits struct {
-	MemoryBytes int64         `koanf:"memory_bytes"`
-	CallTimeout time.Duration `koanf:"call_timeout"`
-}
-
-// PluginGrants lists what a sandboxed (WASM) plugin may reach; nothing by default.
-type PluginGrants struct {
-	Paths []string `koanf:"paths"`
-	Hosts []string `koanf:"hosts"`
 }
 
 // Default returns the documented defaults for `node serve`.

@@ -104,11 +104,10 @@ func TestParseMSDuration(t *testing.T) {
 
 func TestPrecedence(t *testing.T) {
 	node := writeFile(t, "node.yaml", "server:\n  port: 1001\n  host: 10.0.0.1\n  public_url: http://from-node-yaml\nlog:\n  level: debug\n")
-	plugins := writeFile(t, "plugins.yaml", "server:\n  port: 1002\n")
-	base := Sources{NodeFile: node, PluginsFile: plugins, Env: required()}
+	base := Sources{NodeFile: node, Env: required()}
 
-	if got := mustLoad(t, base).Server.Port; got != 1002 {
-		t.Fatalf("plugins.yaml should override node.yaml: port %d", got)
+	if got := mustLoad(t, base).Server.Port; got != 1001 {
+		t.Fatalf("node.yaml should override defaults: port %d", got)
 	}
 	base.Env = append(base.Env, "PORT=1003")
 	if got := mustLoad(t, base).Server.Port; got != 1003 {
@@ -153,14 +152,29 @@ func TestUnknownPluginKey(t *testing.T) {
     path: ./bin/storage-s3
     sha256: `+strings.Repeat("ab", 32)+`
     config: {bucket: b, anything: {goes: here}}
-    limts: {memory_bytes: 1}
+    limts: {memory: 1}
 `)
 	msg := loadErr(t, Sources{PluginsFile: plugins, Env: required()})
-	if !strings.Contains(msg, `unknown key "limts.memory_bytes" in plugins[0] (from plugins.yaml`) {
+	if !strings.Contains(msg, "limts") || !strings.Contains(msg, "(from plugins.yaml)") || !strings.Contains(msg, plugins) {
 		t.Fatalf("unexpected error:\n%s", msg)
 	}
 	if strings.Contains(msg, "anything") {
 		t.Fatalf("plugin config is free-form:\n%s", msg)
+	}
+}
+
+func TestPluginsYAMLHoldsOnlyPlugins(t *testing.T) {
+	plugins := writeFile(t, "plugins.yaml", "server:\n  port: 1002\n")
+	if msg := loadErr(t, Sources{PluginsFile: plugins, Env: required()}); !strings.Contains(msg, "field server not found") {
+		t.Fatalf("unexpected error:\n%s", msg)
+	}
+}
+
+func TestPluginsOnlyInPluginsYAML(t *testing.T) {
+	node := writeFile(t, "node.yaml", "plugins:\n  - {id: storage.local, runtime: builtin}\n")
+	msg := loadErr(t, Sources{NodeFile: node, Env: required()})
+	if !strings.Contains(msg, "plugins are declared in plugins.yaml") {
+		t.Fatalf("unexpected error:\n%s", msg)
 	}
 }
 
@@ -173,19 +187,22 @@ func TestPluginsParsed(t *testing.T) {
     runtime: wasm
     path: ./algo.wasm
     sha256: `+strings.Repeat("0f", 32)+`
-    limits: {memory_bytes: 67108864, call_timeout: 30s}
-    grants: {paths: [/data/in], hosts: [api.example.org]}
+    limits: {memory: 64MiB, call_timeout: 30s}
+    grants: {dirs: [{host: /data/in, guest: /in, read_only: true}], hosts: [api.example.org]}
 `)
 	cfg := mustLoad(t, Sources{PluginsFile: plugins, Env: required()})
 	if len(cfg.Plugins) != 2 {
 		t.Fatalf("plugins: %+v", cfg.Plugins)
 	}
 	w := cfg.Plugins[1]
-	if w.Limits.MemoryBytes != 64<<20 || w.Limits.CallTimeout != 30*time.Second || w.Grants.Paths[0] != "/data/in" || w.Grants.Hosts[0] != "api.example.org" {
+	if w.Limits.Memory != 64<<20 || w.Limits.CallTimeout != 30*time.Second || w.Grants.Dirs[0].Guest != "/in" || w.Grants.Hosts[0] != "api.example.org" {
 		t.Fatalf("wasm plugin: %+v", w)
 	}
-	if cfg.Plugins[0].Config["root"] != "/data" {
-		t.Fatalf("raw plugin config lost: %+v", cfg.Plugins[0].Config)
+	if w.Path != filepath.Join(filepath.Dir(plugins), "algo.wasm") {
+		t.Fatalf("relative path not resolved against plugins.yaml's folder: %s", w.Path)
+	}
+	if string(cfg.Plugins[0].Config) != `{"root":"/data"}` {
+		t.Fatalf("raw plugin config lost: %s", cfg.Plugins[0].Config)
 	}
 }
 
@@ -237,7 +254,7 @@ func TestPluginValidation(t *testing.T) {
   - {id: storage.x, runtime: builtin}
 `)
 	msg := loadErr(t, Sources{PluginsFile: plugins, Env: required()})
-	for _, want := range []string{`id "s3" must be kind.name`, "path is required for runtime process", "sha256 must be", `runtime "docker"`, `id "storage.x" is declared twice`} {
+	for _, want := range []string{`id "s3" is not kind.name`, "path is required for runtime process", "sha256 must be", `runtime "docker"`, `id "storage.x" appears twice`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+
+	"github.com/nvm-node/nvm-node/core/pluginhost"
 )
 
 // ErrInvalid is wrapped by every error Load returns for bad configuration.
@@ -70,16 +72,22 @@ func (l layer) origin(key string) string {
 func Load(base Config, src Sources) (*Config, []string, error) {
 	var problems Problems
 	var layers []layer
-	for _, f := range []struct{ path, name string }{{src.NodeFile, "node.yaml"}, {src.PluginsFile, "plugins.yaml"}} {
-		if f.path == "" {
-			continue
-		}
-		l, err := fileLayer(f.path, f.name)
+	if src.NodeFile != "" {
+		l, err := fileLayer(src.NodeFile, "node.yaml")
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
+		} else {
+			layers = append(layers, l)
 		}
-		layers = append(layers, l)
+	}
+	var plugins []pluginhost.Entry
+	if src.PluginsFile != "" {
+		var err error
+		if plugins, err = pluginhost.LoadFile(src.PluginsFile); err != nil {
+			for _, msg := range decodeMessages(err) {
+				problems = append(problems, fmt.Sprintf("%s (from plugins.yaml)", msg))
+			}
+		}
 	}
 	legacy, warnings, lp := legacyEnvLayer(src.Env)
 	problems = append(problems, lp...)
@@ -115,6 +123,7 @@ func Load(base Config, src Sources) (*Config, []string, error) {
 		}
 	}
 	cfg := base
+	cfg.Plugins = plugins
 	if err := decode(merged.All(), &cfg); err != nil {
 		return nil, warnings, Problems(decodeMessages(err))
 	}
@@ -152,7 +161,7 @@ func knownKeys(t reflect.Type, prefix string) map[string]bool {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("koanf")
-		if name == "" {
+		if name == "" || name == "-" {
 			continue
 		}
 		key := prefix + name
@@ -176,46 +185,15 @@ func checkKeys(l layer, known map[string]bool) []string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if known[k] {
-			if k == "plugins" {
-				problems = append(problems, checkPluginKeys(l.values[k], l.origin(k))...)
-			}
 			continue
 		}
 		msg := fmt.Sprintf("unknown key %q (from %s)", k, l.origin(k))
-		if s := suggest(k, known); s != "" {
+		if k == "plugins" || strings.HasPrefix(k, "plugins.") {
+			msg += "; plugins are declared in plugins.yaml (--plugins)"
+		} else if s := suggest(k, known); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		problems = append(problems, msg)
-	}
-	return problems
-}
-
-// checkPluginKeys applies the same strictness inside plugins.yaml entries; only
-// each entry's config is free-form (it belongs to the plugin).
-func checkPluginKeys(v any, origin string) []string {
-	entries, ok := v.([]any)
-	if !ok {
-		return nil // the decoder reports the type error
-	}
-	known := knownKeys(reflect.TypeOf(Plugin{}), "")
-	known["config"] = true
-	var problems []string
-	for i, e := range entries {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		flat := koanf.New(".")
-		if err := flat.Load(confmap.Provider(m, "."), nil); err != nil {
-			problems = append(problems, fmt.Sprintf("plugins[%d]: %v (from %s)", i, err, origin))
-			continue
-		}
-		for _, k := range flat.Keys() {
-			if known[k] || strings.HasPrefix(k, "config.") {
-				continue
-			}
-			problems = append(problems, fmt.Sprintf("unknown key %q in plugins[%d] (from %s)", k, i, origin))
-		}
 	}
 	return problems
 }

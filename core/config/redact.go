@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"net/url"
 	"reflect"
 	"strings"
@@ -13,7 +14,26 @@ const Redacted = "<redacted>"
 // Redacted returns the configuration as nested maps keyed like the config
 // files, with every secret masked, ready to print as YAML or JSON.
 func (c *Config) Redacted() map[string]any {
-	return redactStruct(reflect.ValueOf(*c))
+	out := redactStruct(reflect.ValueOf(*c))
+	if len(c.Plugins) > 0 {
+		plugins := make([]any, len(c.Plugins))
+		for i, p := range c.Plugins {
+			// A plugin's config is its own and often holds credentials:
+			// keep its keys, mask its values.
+			var raw map[string]any
+			_ = json.Unmarshal(p.Config, &raw)
+			masked := map[string]any{}
+			for k := range raw {
+				masked[k] = Redacted
+			}
+			plugins[i] = map[string]any{
+				"id": p.ID, "runtime": string(p.Runtime), "path": p.Path, "sha256": p.SHA256,
+				"config": masked,
+			}
+		}
+		out["plugins"] = plugins
+	}
+	return out
 }
 
 func redactStruct(v reflect.Value) map[string]any {
@@ -22,7 +42,7 @@ func redactStruct(v reflect.Value) map[string]any {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("koanf")
-		if name == "" {
+		if name == "" || name == "-" {
 			continue
 		}
 		fv := v.Field(i)
@@ -33,20 +53,6 @@ func redactStruct(v reflect.Value) map[string]any {
 			out[name] = time.Duration(fv.Int()).String()
 		case fv.Kind() == reflect.Struct:
 			out[name] = redactStruct(fv)
-		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct:
-			items := make([]any, fv.Len())
-			for j := range fv.Len() {
-				items[j] = redactStruct(fv.Index(j))
-			}
-			out[name] = items
-		case fv.Kind() == reflect.Map:
-			// Plugin config is the plugin's own and may hold credentials: keep
-			// its keys, mask its values.
-			m := map[string]any{}
-			for _, k := range fv.MapKeys() {
-				m[k.String()] = Redacted
-			}
-			out[name] = m
 		default:
 			out[name] = fv.Interface()
 		}

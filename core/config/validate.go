@@ -1,10 +1,8 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -12,8 +10,6 @@ import (
 // minJWTSecret is the shortest HS256 secret accepted: below 32 bytes a secret
 // is brute-forceable offline from any token it signed.
 const minJWTSecret = 32
-
-var pluginIDRE = regexp.MustCompile(`^(storage|compute)\.[a-z0-9][a-z0-9_-]*$`)
 
 // Validate reports every problem of c. Load calls it; it is exported so that
 // tests and tools can check a Config built in code.
@@ -64,35 +60,6 @@ func (c *Config) Validate() Problems {
 		add("auth.jwt_secret: required (reference variable JWT_SECRET_KEY)")
 	case n < minJWTSecret:
 		add("auth.jwt_secret: must be at least %d bytes long", minJWTSecret)
-	}
-	seen := map[string]bool{}
-	for i, pl := range c.Plugins {
-		where := fmt.Sprintf("plugins[%d]", i)
-		if pl.ID != "" {
-			where = fmt.Sprintf("plugins[%d] (%s)", i, pl.ID)
-		}
-		if !pluginIDRE.MatchString(pl.ID) {
-			add("%s: id %q must be kind.name with kind storage or compute, e.g. storage.s3", where, pl.ID)
-		}
-		if seen[pl.ID] {
-			add("%s: id %q is declared twice", where, pl.ID)
-		}
-		seen[pl.ID] = true
-		switch pl.Runtime {
-		case "builtin":
-		case "process", "wasm":
-			if pl.Path == "" {
-				add("%s: path is required for runtime %s", where, pl.Runtime)
-			}
-			if b, err := hex.DecodeString(pl.SHA256); err != nil || len(b) != 32 {
-				add("%s: sha256 must be the 64 hex digits of the %s file's SHA-256", where, pl.Runtime)
-			}
-		default:
-			add("%s: runtime %q is not one of builtin, process, wasm", where, pl.Runtime)
-		}
-		if pl.Limits.MemoryBytes < 0 || pl.Limits.CallTimeout < 0 {
-			add("%s: limits must not be negative", where)
-		}
 	}
 	return p
 }

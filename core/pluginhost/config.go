@@ -58,9 +58,9 @@ type Entry struct {
 // Limits bound a plugin.
 type Limits struct {
 	// CallTimeout bounds each call; zero means none beyond the caller's.
-	CallTimeout time.Duration `yaml:"callTimeout"`
+	CallTimeout time.Duration `yaml:"call_timeout"`
 	// StartTimeout bounds a process plugin's start; zero means 10s.
-	StartTimeout time.Duration `yaml:"startTimeout"`
+	StartTimeout time.Duration `yaml:"start_timeout"`
 	// Memory caps a WASM module's memory.
 	Memory ByteSize `yaml:"memory"`
 }
@@ -81,7 +81,7 @@ type Grants struct {
 type DirGrant struct {
 	Host     string `yaml:"host"`
 	Guest    string `yaml:"guest"`
-	ReadOnly bool   `yaml:"readOnly"`
+	ReadOnly bool   `yaml:"read_only"`
 }
 
 // ByteSize is a size in bytes, written as a number or with a unit

@@ -23,7 +23,7 @@ plugins:
     path: plugins/storage-s3
     sha256: ` + strings.ToUpper(sum) + `
     args: [--verbose]
-    limits: {callTimeout: 30s, startTimeout: 5s}
+    limits: {call_timeout: 30s, start_timeout: 5s}
     grants: {env: [AWS_REGION, AWS_ACCESS_KEY_ID]}
   - id: compute.wasm
     runtime: wasm
@@ -31,7 +31,7 @@ plugins:
     sha256: ` + sum + `
     limits: {memory: 256MiB}
     grants:
-      dirs: [{host: /data, guest: /in, readOnly: true}]
+      dirs: [{host: /data, guest: /in, read_only: true}]
       hosts: [example.org]
 `
 	es, err := Parse([]byte(doc), "/etc/nvm")
@@ -111,7 +111,7 @@ func TestParseStrict(t *testing.T) {
 		"unknown limit":      "plugins:\n  - id: storage.local\n    runtime: builtin\n    limits: {cpu: 2}\n",
 		"config not mapping": "plugins:\n  - id: storage.local\n    runtime: builtin\n    config: [1]\n",
 		"bad size":           "plugins:\n  - id: compute.w\n    runtime: wasm\n    path: /a\n    sha256: " + sum + "\n    limits: {memory: lots}\n",
-		"bad duration":       "plugins:\n  - id: storage.local\n    runtime: builtin\n    limits: {callTimeout: soon}\n",
+		"bad duration":       "plugins:\n  - id: storage.local\n    runtime: builtin\n    limits: {call_timeout: soon}\n",
 	} {
 		if _, err := Parse([]byte(doc), ""); err == nil {
 			t.Errorf("%s: accepted", name)
