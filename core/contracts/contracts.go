@@ -160,8 +160,7 @@ func (s *Set) Validate() error {
 	for _, call := range Wiring() {
 		c, err := s.Contract(call.Contract)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("wiring: %w", err))
-			continue
+			continue // already reported above
 		}
 		if err := checkMethod(c, call.Method, call.Args); err != nil {
 			errs = append(errs, fmt.Errorf("wiring: %w", err))
