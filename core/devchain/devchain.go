@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/eth"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
@@ -230,6 +231,12 @@ func (c *Chain) startNode(genesis *genesisFile) error {
 	ethCfg.SnapshotCache = 16
 	ethCfg.TxPool.Journal = ""
 	ethCfg.TxPool.NoLocals = true
+	// Archive mode on the hash scheme writes every block's state to the
+	// database as the block is sealed. The default (path scheme) keeps the
+	// last 128 blocks of state in memory until a clean shutdown, so a killed
+	// `node dev` would lose its recent transactions, or its contracts.
+	ethCfg.StateScheme = rawdb.HashScheme
+	ethCfg.NoPruning = true
 
 	backend, err := eth.New(c.stack, &ethCfg)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -361,6 +362,68 @@ func TestDevChain(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(chain.ArtifactsDir(), "DIDRegistry.spree.json")); err != nil {
 		t.Error(err)
 	}
+}
+
+// crashChildEnv makes the test binary act as a dev chain process that is
+// killed: it registers a DID, reports it, and exits without Close.
+const crashChildEnv = "DEVCHAIN_TEST_CRASH_DIR"
+
+func TestCrashKeepsChain(t *testing.T) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		crashChild(t, dir)
+		return
+	}
+	set := contractstest.Set(t)
+	path := contractstest.Path(t)
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKeepsChain$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, contracts.EnvDir+"="+path)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	didHex, err := os.ReadFile(filepath.Join(dir, "did"))
+	if err != nil {
+		t.Fatalf("child left no DID: %v\n%s", err, out)
+	}
+	did := common.HexToHash(string(didHex))
+
+	chain := start(t, devchain.Config{DataDir: dir, Contracts: set})
+	defer closeChain(t, chain)
+	if chain.Deployed() {
+		t.Fatal("the contracts were redeployed after a crash")
+	}
+	client, err := ethclient.Dial(chain.RPCURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	cl := caller{t: t, client: client, set: set, chain: chain}
+	if got := cl.call(contracts.DIDRegistry, "getDIDOwner", did)[0].(common.Address); got != chain.Accounts()[1].Address {
+		t.Fatalf("after a crash getDIDOwner = %s, want %s", got, chain.Accounts()[1].Address)
+	}
+}
+
+func crashChild(t *testing.T, dir string) {
+	set := contractstest.Set(t)
+	chain := start(t, devchain.Config{DataDir: dir, Contracts: set})
+	client, err := ethclient.Dial(chain.RPCURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := caller{t: t, client: client, set: set, chain: chain}
+	acc := chain.Accounts()[1]
+	seed := crypto.Keccak256Hash([]byte("crash test"))
+	cl.send(acc, contracts.DIDRegistry, "registerAttribute", seed, seed, []common.Address{}, "u")
+	did := common.Hash(cl.call(contracts.DIDRegistry, "hashDID", seed, acc.Address)[0].([32]byte))
+	if err := os.WriteFile(filepath.Join(dir, "did"), []byte(did.Hex()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// go-ethereum writes to pebble without fsync and pebble's WAL flusher
+	// runs in the background, so the last milliseconds of blocks may be lost
+	// to a kill; a process killed a moment after its last block keeps it.
+	time.Sleep(time.Second)
+	os.Exit(0) // no Close: what a killed process leaves behind
 }
 
 func freeLoopbackAddr(t *testing.T) string {
