@@ -134,8 +134,9 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 		HTTPModules:      []string{"eth", "net", "web3", "txpool"},
 		HTTPVirtualHosts: []string{"localhost"},
 		HTTPTimeouts:     rpc.DefaultHTTPTimeouts,
-		P2P:              p2p.Config{NoDiscovery: true, NoDial: true, MaxPeers: 0, ListenAddr: ""},
-		Logger:           gethlog.NewLogger(warnOnly{cfg.Logger.Handler()}),
+		// No peers: no listener, no discovery, and MaxPeers 0 leaves nothing to dial.
+		P2P:    p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
+		Logger: gethlog.NewLogger(warnOnly{cfg.Logger.Handler()}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("devchain: new node: %w", err)
@@ -229,6 +230,12 @@ func (c *Chain) startNode(genesis *genesisFile) error {
 	ethCfg.TrieCleanCache = 16
 	ethCfg.TrieDirtyCache = 16
 	ethCfg.SnapshotCache = 16
+	// The dev beacon seals blocks while the pool has executable
+	// transactions. A transaction the pool accepts but the miner refuses
+	// (tip between the pool's floor and the miner's, 0.001 gwei by default)
+	// would make it seal empty blocks forever, so both floors are 1 wei.
+	ethCfg.Miner.GasPrice = big.NewInt(1)
+	ethCfg.TxPool.PriceLimit = 1
 	ethCfg.TxPool.Journal = ""
 	ethCfg.TxPool.NoLocals = true
 	// Archive mode on the hash scheme writes every block's state to the

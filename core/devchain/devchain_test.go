@@ -307,6 +307,22 @@ func TestDevChain(t *testing.T) {
 		t.Fatalf("getDIDRegister = %v", reg)
 	}
 
+	// NeverminedToken and Dispenser are wired: the dispenser mints on request.
+	buyer := chain.Accounts()[2]
+	before := cl.call(contracts.NeverminedToken, "balanceOf", buyer.Address)[0].(*big.Int)
+	cl.send(buyer, contracts.Dispenser, "requestTokens", big.NewInt(100))
+	after := cl.call(contracts.NeverminedToken, "balanceOf", buyer.Address)[0].(*big.Int)
+	if minted := new(big.Int).Sub(after, before); minted.Cmp(new(big.Int).Mul(big.NewInt(100), big.NewInt(1e18))) != 0 {
+		t.Errorf("dispenser minted %s NVM wei, want 100e18", minted)
+	}
+
+	// A transaction with the smallest tip the pool accepts is mined too (a
+	// gap between pool and miner floors would stall it and spin the beacon).
+	cheap := chain.Accounts()[3]
+	if r := sendRaw(t, client, chain, cheap, &providerAddress, big.NewInt(1)); r.Status != types.ReceiptStatusSuccessful {
+		t.Error("1-wei-tip transfer failed")
+	}
+
 	ownerNonce, err := client.NonceAt(ctx, owner.Address, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -424,6 +440,47 @@ func crashChild(t *testing.T, dir string) {
 	// to a kill; a process killed a moment after its last block keeps it.
 	time.Sleep(time.Second)
 	os.Exit(0) // no Close: what a killed process leaves behind
+}
+
+// sendRaw sends a plain ether transfer of 1 wei with the given tip and waits
+// for it to be mined.
+func sendRaw(t *testing.T, client *ethclient.Client, chain *devchain.Chain, from devchain.Account, to *common.Address, tip *big.Int) *types.Receipt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nonce, err := client.PendingNonceAt(ctx, from.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainID := new(big.Int).SetUint64(chain.ChainID())
+	tx, err := types.SignNewTx(from.Key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
+		ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2))),
+		Gas: 21000, To: to, Value: big.NewInt(1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, err := client.TransactionReceipt(ctx, tx.Hash())
+		if err == nil {
+			return r
+		}
+		if !errors.Is(err, ethereum.NotFound) {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("transfer with tip %s not mined: %v", tip, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func freeLoopbackAddr(t *testing.T) string {
