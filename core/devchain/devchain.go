@@ -43,6 +43,11 @@ const (
 	DefaultChainID     = 8996 // "spree": the chain id the official SDK can talk to locally (CONTRACTS.md)
 	DefaultHTTPAddr    = "127.0.0.1:0"
 	DefaultDevAccounts = 5
+
+	// SDKDefaultPort is the port @nevermined-io/sdk 3.1.2 dials for chain
+	// 8996 when ETH_PORT is unset: it ignores the RPC URL it is given
+	// (CONTRACTS.md), so a chain serving the official SDK listens there.
+	SDKDefaultPort = 18545
 )
 
 // Balances given to accounts at genesis (and topped up to, for FundAccounts).

@@ -307,6 +307,22 @@ func TestDevChain(t *testing.T) {
 		t.Fatalf("getDIDRegister = %v", reg)
 	}
 
+	// The event is found by eth_getLogs right after the receipt, as the
+	// node's authorization reads AgreementCreated events (SPEC 4.4).
+	regAddr, _ := chain.Address(contracts.DIDRegistry)
+	regABI, _ := set.Contract(contracts.DIDRegistry)
+	logs, err := client.FilterLogs(ctx, ethereum.FilterQuery{
+		FromBlock: big.NewInt(1),
+		Addresses: []common.Address{regAddr},
+		Topics:    [][]common.Hash{{regABI.ABI.Events["DIDAttributeRegistered"].ID}, {common.Hash(did)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) != 1 || common.BytesToAddress(logs[0].Topics[2].Bytes()) != registrant.Address {
+		t.Fatalf("DIDAttributeRegistered logs = %+v", logs)
+	}
+
 	// NeverminedToken and Dispenser are wired: the dispenser mints on request.
 	buyer := chain.Accounts()[2]
 	before := cl.call(contracts.NeverminedToken, "balanceOf", buyer.Address)[0].(*big.Int)
