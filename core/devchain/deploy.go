@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -272,25 +273,43 @@ func (c *Chain) sendAll(ctx context.Context, txs []pendingTx) ([]*types.Receipt,
 			return nil, fmt.Errorf("devchain: send %s: %w", p.what, err)
 		}
 	}
-	// Same sender, consecutive nonces: once the last one is mined, all are.
-	if _, err := c.waitReceipt(ctx, txs[len(txs)-1].tx.Hash()); err != nil {
-		return nil, fmt.Errorf("devchain: %s: %w", txs[len(txs)-1].what, err)
-	}
+	// Same sender, consecutive nonces: the last is mined after all others,
+	// so waiting for it first makes the other waits return at once.
 	receipts := make([]*types.Receipt, len(txs))
-	for i, p := range txs {
-		r, err := c.client.TransactionReceipt(ctx, p.tx.Hash())
+	for _, i := range append([]int{len(txs) - 1}, seq(len(txs)-1)...) {
+		r, err := c.WaitReceipt(ctx, txs[i].tx.Hash())
 		if err != nil {
-			return nil, fmt.Errorf("devchain: receipt of %s: %w", p.what, err)
+			return nil, fmt.Errorf("devchain: %s: %w", txs[i].what, err)
 		}
 		receipts[i] = r
 	}
 	return receipts, nil
 }
 
-// waitReceipt polls for a receipt. The chain is in-process and seals within
-// milliseconds, so a short interval costs little and saves the second-long
-// waits of bind.WaitMined.
-func (c *Chain) waitReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// txIndexingMsg is what go-ethereum answers for a receipt while its
+// background transaction indexer has not reached the block yet; the lookup
+// succeeds a moment later.
+const txIndexingMsg = "transaction indexing is in progress"
+
+// IsTxIndexing reports whether err is go-ethereum's transient "transaction
+// indexing is in progress" answer to a receipt or transaction lookup, which
+// callers must retry like ethereum.NotFound.
+func IsTxIndexing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), txIndexingMsg)
+}
+
+// WaitReceipt polls the chain until the transaction is mined and returns its
+// receipt (whatever its status). The chain is in-process and seals within
+// milliseconds, so it polls every 5 ms rather than bind.WaitMined's second.
+func (c *Chain) WaitReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -298,7 +317,7 @@ func (c *Chain) waitReceipt(ctx context.Context, hash common.Hash) (*types.Recei
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, ethereum.NotFound) {
+		if !errors.Is(err, ethereum.NotFound) && !IsTxIndexing(err) {
 			return nil, fmt.Errorf("receipt: %w", err)
 		}
 		select {

@@ -164,7 +164,7 @@ func (c caller) send(acc devchain.Account, contract, method string, args ...any)
 			}
 			return r
 		}
-		if !errors.Is(err, ethereum.NotFound) {
+		if !errors.Is(err, ethereum.NotFound) && !devchain.IsTxIndexing(err) {
 			c.t.Fatal(err)
 		}
 		select {
@@ -488,7 +488,7 @@ func sendRaw(t *testing.T, client *ethclient.Client, chain *devchain.Chain, from
 		if err == nil {
 			return r
 		}
-		if !errors.Is(err, ethereum.NotFound) {
+		if !errors.Is(err, ethereum.NotFound) && !devchain.IsTxIndexing(err) {
 			t.Fatal(err)
 		}
 		select {
@@ -624,6 +624,17 @@ func TestDevAccountsDeterministic(t *testing.T) {
 		seen[a[i].Address] = true
 		if s := fmt.Sprint(a[i]); s != a[i].Address.Hex() {
 			t.Errorf("Account prints as %q", s)
+		}
+	}
+}
+
+func TestIsTxIndexing(t *testing.T) {
+	if !devchain.IsTxIndexing(fmt.Errorf("receipt: %w", errors.New("transaction indexing is in progress"))) {
+		t.Error("indexing error not recognised")
+	}
+	for _, err := range []error{nil, ethereum.NotFound, errors.New("execution reverted")} {
+		if devchain.IsTxIndexing(err) {
+			t.Errorf("IsTxIndexing(%v) = true", err)
 		}
 	}
 }
