@@ -150,6 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Chain, error) {
 		return nil, errors.Join(err, c.closeStack())
 	}
 	c.client = ethclient.NewClient(c.stack.Attach())
+	c.log.Debug("devchain: node started", "took", time.Since(began).Round(time.Millisecond))
 
 	if err := c.deployOrReuse(ctx); err != nil {
 		return nil, errors.Join(err, c.Close(context.Background()))
