@@ -121,6 +121,12 @@ func (c caller) call(contract, method string, args ...any) []any {
 // receipt: the chain must mine it without anyone committing.
 func (c caller) send(acc devchain.Account, contract, method string, args ...any) *types.Receipt {
 	c.t.Helper()
+	return c.sendValue(acc, nil, contract, method, args...)
+}
+
+// sendValue is send with ether attached.
+func (c caller) sendValue(acc devchain.Account, value *big.Int, contract, method string, args ...any) *types.Receipt {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ct, _ := c.set.Contract(contract)
@@ -133,7 +139,7 @@ func (c caller) send(acc devchain.Account, contract, method string, args ...any)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	gas, err := c.client.EstimateGas(ctx, ethereum.CallMsg{From: acc.Address, To: &addr, Data: data})
+	gas, err := c.client.EstimateGas(ctx, ethereum.CallMsg{From: acc.Address, To: &addr, Data: data, Value: value})
 	if err != nil {
 		c.t.Fatalf("estimate %s.%s: %v", contract, method, err)
 	}
@@ -148,7 +154,7 @@ func (c caller) send(acc devchain.Account, contract, method string, args ...any)
 	chainID := new(big.Int).SetUint64(c.chain.ChainID())
 	tx, err := types.SignNewTx(acc.Key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
 		ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2))),
-		Gas: gas * 12 / 10, To: &addr, Data: data,
+		Gas: gas * 12 / 10, To: &addr, Data: data, Value: value,
 	})
 	if err != nil {
 		c.t.Fatal(err)
