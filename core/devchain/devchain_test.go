@@ -24,6 +24,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/node"
 	"go.uber.org/goleak"
 
 	"github.com/nvm-node/nvm-node/core/contracts"
@@ -533,10 +534,18 @@ func TestChainIDAndRedeploy(t *testing.T) {
 		t.Error(err)
 	}
 	old, _ := chain.Address(contracts.DIDRegistry)
+
+	// A second chain on a data directory in use is refused.
+	ctx := context.Background()
+	if c, err := devchain.Start(ctx, cfg); err == nil {
+		closeChain(t, c)
+		t.Fatal("two chains opened the same data directory")
+	} else if !errors.Is(err, node.ErrDatadirUsed) {
+		t.Errorf("second Start on a busy data directory: %v, want ErrDatadirUsed", err)
+	}
 	closeChain(t, chain)
 
 	// Another chain id on the same data directory is refused.
-	ctx := context.Background()
 	if c, err := devchain.Start(ctx, devchain.Config{DataDir: dir, Contracts: set, ChainID: 8996}); err == nil {
 		closeChain(t, c)
 		t.Fatal("Start accepted a data directory of another chain id")
