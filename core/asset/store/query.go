@@ -292,7 +292,9 @@ func compileFieldClause(kind string, body json.RawMessage) (matcher, error) {
 			}
 			switch kind {
 			case "term":
-				return func(doc any) bool { return slices.ContainsFunc(values(doc, field), func(v any) bool { return equalScalar(v, val) }) }, nil
+				return func(doc any) bool {
+					return slices.ContainsFunc(values(doc, field), func(v any) bool { return equalScalar(v, val) })
+				}, nil
 			case "prefix":
 				p := fmt.Sprint(val)
 				return func(doc any) bool {
