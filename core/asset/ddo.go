@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -409,6 +410,13 @@ func (s Scalar) BigInt() (*big.Int, error) {
 	case strings.HasPrefix(v, "0x") || strings.HasPrefix(v, "0X"):
 		n, ok = new(big.Int).SetString(v[2:], 16)
 	case strings.ContainsAny(v, ".eE"):
+		// Bound the exponent first: big.ParseFloat would otherwise spend
+		// minutes on "1e999999999", and no uint256 needs more than 78 digits.
+		if i := strings.IndexAny(v, "eE"); i >= 0 {
+			if e, err := strconv.Atoi(v[i+1:]); err != nil || e > 100 || e < -100 {
+				return nil, fmt.Errorf("%w: %s is not a uint256", ErrInvalidDDO, quoteShort(v))
+			}
+		}
 		f, _, err := big.ParseFloat(v, 10, 256, big.ToNearestEven)
 		if err == nil && f.IsInt() {
 			n, _ = f.Int(nil)
