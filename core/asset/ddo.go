@@ -1,6 +1,7 @@
 package asset
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -381,8 +382,8 @@ func (s *Scalar) UnmarshalJSON(b []byte) error {
 	case isNull(b):
 		*s = ""
 	case b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*s = Scalar(v)
@@ -479,14 +480,8 @@ func (p *ParamValue) UnmarshalJSON(b []byte) error {
 	switch b[0] {
 	case '"', 't', 'f', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 	case '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(b, &items); err != nil {
-			return err
-		}
-		for _, it := range items {
-			if c := it[0]; c != '"' && c != '-' && (c < '0' || c > '9') {
-				return &json.UnmarshalTypeError{Value: "array of " + jsonKind(it), Type: reflect.TypeFor[[]string]()}
-			}
+		if kind := badListItem(b); kind != "" {
+			return &json.UnmarshalTypeError{Value: "array of " + kind, Type: reflect.TypeFor[[]string]()}
 		}
 	default:
 		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[string]()}
@@ -587,6 +582,65 @@ func (p ParamValue) Addresses() ([]common.Address, error) {
 		}
 	}
 	return out, nil
+}
+
+// unquote decodes a JSON string literal, without a second validation pass
+// when it has no escapes (the decoder has already checked it).
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var v string
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
+
+// badListItem returns the kind of the first item of the JSON array b that
+// is not a string or number, or "". b has been validated by the decoder, so
+// a scan for items that open an object, an array or a literal is enough.
+func badListItem(b []byte) string {
+	depth, inString, escaped, expectItem := 0, false, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		if expectItem {
+			expectItem = false
+			switch {
+			case c == '"', c == '-', c >= '0' && c <= '9':
+			case c == ']': // empty array
+			default:
+				return jsonKind([]byte{c})
+			}
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth == 1 {
+				expectItem = true
+			}
+		case ']', '}':
+			depth--
+		case ',':
+			if depth == 1 {
+				expectItem = true
+			}
+		}
+	}
+	return ""
 }
 
 func isNull(b []byte) bool { return len(b) == 0 || string(b) == "null" }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/nvm-node/nvm-node/core/asset"
 	"github.com/nvm-node/nvm-node/core/asset/marketplace"
@@ -372,5 +373,27 @@ func TestHandlerOverHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Equal(body, d.Raw()) {
 		t.Fatalf("%d %.100s", resp.StatusCode, body)
+	}
+}
+
+// TestRoutesOnSharedRouter mounts the API on a router that already has its
+// own routes and middleware, as the node's API does.
+func TestRoutesOnSharedRouter(t *testing.T) {
+	s, _ := openStore(t, Options{})
+	r := chi.NewRouter()
+	var seen int
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { seen++; next.ServeHTTP(w, req) })
+	})
+	r.Get("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("info")) })
+	s.Routes(r, HandlerOptions{Guard: AllowAll{}})
+	if a := call(t, r, "POST", marketplace.DDOPath, jsonCT, fixture(t, "ddo-access.json")); a.status != 201 {
+		t.Fatalf("create through the shared router: %d %s", a.status, a.body)
+	}
+	if a := call(t, r, "GET", "/", "", nil); string(a.body) != "info" {
+		t.Fatal("the router's own route was disturbed")
+	}
+	if seen != 2 {
+		t.Fatalf("middleware ran %d times, want 2", seen)
 	}
 }

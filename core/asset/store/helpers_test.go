@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/nvm-node/nvm-node/core/asset"
 )
@@ -70,3 +73,31 @@ const owner1 = "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1"
 const owner2 = "0xFFcf8FDEE72ac11b5c542428B35EEF5769C409f0"
 
 func lower(s string) string { return strings.ToLower(s) }
+
+// fill stores n synthetic DDOs in one transaction (one fsync instead of n),
+// laid out as Create lays them out.
+func fill(t testing.TB, s *Store, n int) {
+	t.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		seqs, ddos := tx.Bucket(bucketSeq), tx.Bucket(bucketDDO)
+		for i := range n {
+			d := synthDDO(t, 1_000_000+i, owner1, "filler", "2026-01-01T00:00:00Z")
+			k, err := seqs.NextSequence()
+			if err != nil {
+				return err
+			}
+			var seq [8]byte
+			binary.BigEndian.PutUint64(seq[:], k)
+			if err := seqs.Put(seq[:], d.ID[:]); err != nil {
+				return err
+			}
+			if err := ddos.Put(d.ID[:], append(seq[:], d.Raw()...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

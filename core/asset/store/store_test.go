@@ -195,11 +195,10 @@ func BenchmarkStoreGet(b *testing.B) {
 	s, _ := openStore(b, Options{})
 	d := fixtureDDO(b, "ddo-nft1155.json")
 	mustCreate(b, s, d)
-	for i := range 1000 {
-		mustCreate(b, s, synthDDO(b, i, owner1, "filler", "2026-01-01T00:00:00Z"))
-	}
+	fill(b, s, 1000)
 	ctx := context.Background()
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.SetBytes(int64(len(d.Raw())))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
