@@ -178,9 +178,10 @@ type Param struct {
 func (d *DDO) Raw() json.RawMessage { return d.raw }
 
 // MarshalJSON writes the document exactly as it was decoded, unknown fields
-// included.
-func (d *DDO) MarshalJSON() ([]byte, error) {
-	if d == nil || d.raw == nil {
+// included. (A value receiver, so that a DDO marshals the same by value and
+// by pointer.)
+func (d DDO) MarshalJSON() ([]byte, error) {
+	if d.raw == nil {
 		return []byte("null"), nil
 	}
 	return d.raw, nil
