@@ -22,6 +22,11 @@ const MaxDDOSize = 1 << 20
 // service has a non-empty type and a non-negative index, and no two services
 // share an index (the node looks services up by index, so a duplicate would
 // make the lookup ambiguous).
+//
+// A known difference from the JavaScript readers: encoding/json matches
+// object keys case-insensitively, so in a document holding both "type" and
+// "Type" the node reads the later one where JavaScript reads "type". Only a
+// publisher can write such a document, and only about its own asset.
 func DecodeDDO(data []byte) (*DDO, error) {
 	if len(data) > MaxDDOSize {
 		return nil, fmt.Errorf("%w: document is larger than %d bytes", ErrInvalidDDO, MaxDDOSize)

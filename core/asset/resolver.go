@@ -35,6 +35,9 @@ func (c Chain) Resolve(ctx context.Context, did DID) (*DDO, error) {
 	var unavailable error
 	for _, r := range c {
 		d, err := r.Resolve(ctx, did)
+		if err == nil && d == nil {
+			err = fmt.Errorf("%w: %s: resolver returned no DDO and no error", ErrUnavailable, did)
+		}
 		switch {
 		case err == nil:
 			return d, nil

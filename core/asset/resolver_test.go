@@ -342,3 +342,15 @@ func BenchmarkDecodeDDO(b *testing.B) {
 		}
 	}
 }
+
+func TestChainNilAnswer(t *testing.T) {
+	a := testDDO(t, 1)
+	silent := ResolverFunc(func(context.Context, DID) (*DDO, error) { return nil, nil })
+	if d, err := (Chain{silent}).Resolve(context.Background(), a.ID); d != nil || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("nil answer: %v, %v", d, err)
+	}
+	good := &mapResolver{docs: map[DID]*DDO{a.ID: a}}
+	if d, err := (Chain{silent, good}).Resolve(context.Background(), a.ID); err != nil || d != a {
+		t.Fatalf("nil answer must pass on: %v, %v", d, err)
+	}
+}

@@ -70,7 +70,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // Create stores a new DDO. A DDO with the same DID already stored is
 // ErrExists; nothing is written then.
 func (s *Store) Create(ctx context.Context, d *asset.DDO) error {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, d); err != nil {
 		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -100,7 +100,7 @@ func (s *Store) Create(ctx context.Context, d *asset.DDO) error {
 // Update replaces the stored DDO with the same DID, keeping its place in the
 // publication order. A DID not stored is asset.ErrNotFound.
 func (s *Store) Update(ctx context.Context, d *asset.DDO) error {
-	if err := ctx.Err(); err != nil {
+	if err := check(ctx, d); err != nil {
 		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -117,6 +117,18 @@ func (s *Store) Update(ctx context.Context, d *asset.DDO) error {
 		return err
 	}
 	s.onChange(d.ID)
+	return nil
+}
+
+// check refuses a cancelled request and a DDO that did not come from
+// asset.DecodeDDO (which has no document to store).
+func check(ctx context.Context, d *asset.DDO) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d == nil || len(d.Raw()) == 0 || d.ID.IsZero() {
+		return fmt.Errorf("%w: only decoded DDOs can be stored", asset.ErrInvalidDDO)
+	}
 	return nil
 }
 

@@ -225,3 +225,15 @@ func BenchmarkStoreCreate(b *testing.B) {
 		}
 	}
 }
+
+func TestStoreRefusesUndecodedDDO(t *testing.T) {
+	s, _ := openStore(t, Options{})
+	for _, d := range []*asset.DDO{nil, {}, {ID: fixtureDDO(t, "ddo-access.json").ID}} {
+		if err := s.Create(context.Background(), d); !errors.Is(err, asset.ErrInvalidDDO) {
+			t.Errorf("Create(%v) = %v", d, err)
+		}
+		if err := s.Update(context.Background(), d); !errors.Is(err, asset.ErrInvalidDDO) {
+			t.Errorf("Update(%v) = %v", d, err)
+		}
+	}
+}
