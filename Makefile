@@ -5,7 +5,9 @@ BIN := bin/node
 # Modules of this repository: the node, and the plugin SDK (its own go.mod).
 MODULES := . sdk
 FUZZTIME ?= 10s
-INTEROP := core/keys/testdata/interop
+# npm projects the tests use: interop checks (Node.js crypto, eciesjs), the
+# official SDK against our metadata store, the ERC-1271 test wallet compiler.
+NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop
 
 .PHONY: all build dev run test check fuzz bench deps clean
 
@@ -22,11 +24,15 @@ dev: build
 run: build
 	./$(BIN) serve $(if $(wildcard node.yaml),--config node.yaml) $(ARGS)
 
-## deps: install what the tests need besides Go (npm packages of the interop checks)
+## deps: install what the tests need besides Go: npm packages, and the compiled
+## Nevermined contracts (cached under .cache/contracts; a second run is instant)
 deps:
-	@if [ ! -d $(INTEROP)/node_modules ] || [ $(INTEROP)/package-lock.json -nt $(INTEROP)/node_modules ]; then \
-		npm ci --prefix $(INTEROP) --no-audit --no-fund; \
-	fi
+	@for p in $(NPM_PROJECTS); do \
+		if [ ! -d $$p/node_modules ] || [ $$p/package-lock.json -nt $$p/node_modules ]; then \
+			echo "== npm ci $$p"; npm ci --prefix $$p --no-audit --no-fund --loglevel=error || exit 1; \
+		fi; \
+	done
+	@bash tools/contracts/build.sh >/dev/null
 
 ## test: static checks, then every test of every module
 test: deps check

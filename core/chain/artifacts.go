@@ -10,41 +10,9 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
-)
 
-// keeperContracts lists the contracts the node publishes in GET /, in the
-// reference node's order, as (info key, artifact contract name).
-var keeperContracts = []struct{ Key, Name string }{
-	{"dispenser", "Dispenser"},
-	{"token", "NeverminedToken"},
-	{"curveRoyalties", "CurveRoyalties"},
-	{"nvmConfig", "NeverminedConfig"},
-	{"didRegistry", "DIDRegistry"},
-	{"templateStoreManager", "TemplateStoreManager"},
-	{"agreementStoreManager", "AgreementStoreManager"},
-	{"conditionStoreManager", "ConditionStoreManager"},
-	{"lockPaymentCondition", "LockPaymentCondition"},
-	{"escrowPaymentCondition", "EscrowPaymentCondition"},
-	{"accessCondition", "AccessCondition"},
-	{"accessTemplate", "AccessTemplate"},
-	{"computeExecutionCondition", "ComputeExecutionCondition"},
-	{"escrowComputeExecutionTemplate", "EscrowComputeExecutionTemplate"},
-	{"nftHolderCondition", "NFTHolderCondition"},
-	{"nftLockCondition", "NFTLockCondition"},
-	{"nftAccessCondition", "NFTAccessCondition"},
-	{"transferNftCondition", "TransferNFTCondition"},
-	{"nftAccessTemplate", "NFTAccessTemplate"},
-	{"nftSalesTemplate", "NFTSalesTemplate"},
-	{"nftUpgradeable", "NFT1155Upgradeable"},
-	{"nft721HolderCondition", "NFT721HolderCondition"},
-	{"transferNft721Condition", "TransferNFT721Condition"},
-	{"nft721LockCondition", "NFT721LockCondition"},
-	{"nft721AccessTemplate", "NFT721AccessTemplate"},
-	{"nft721SalesTemplate", "NFT721SalesTemplate"},
-	{"transferDidOwnershipCondition", "TransferDIDOwnershipCondition"},
-	{"didSalesTemplate", "DIDSalesTemplate"},
-	{"standardRoyalties", "StandardRoyalties"},
-}
+	"github.com/nvm-node/nvm-node/core/contracts"
+)
 
 // ContractRef is one deployed contract as an artifact file describes it.
 type ContractRef struct {
@@ -67,15 +35,15 @@ type artifactHeader struct {
 var ErrNoArtifacts = errors.New("no Nevermined artifacts")
 
 // ReadDeployment reads the address and version of every keeper contract found
-// in dir for network, in keeperContracts order. Missing optional contracts
+// in dir for network, in the order GET / lists them (contracts.InfoContracts). Missing optional contracts
 // are skipped; a file that exists but is not a valid artifact is an error.
 func ReadDeployment(dir, network string) ([]ContractRef, error) {
 	if network == "" {
 		return nil, fmt.Errorf("%w: network unknown", ErrNoArtifacts)
 	}
 	var refs []ContractRef
-	for _, c := range keeperContracts {
-		path := filepath.Join(dir, c.Name+"."+network+".json")
+	for _, c := range contracts.InfoContracts() {
+		path := filepath.Join(dir, contracts.ArtifactFileName(c.Contract, network))
 		b, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -90,7 +58,7 @@ func ReadDeployment(dir, network string) ([]ContractRef, error) {
 		if !common.IsHexAddress(h.Address) {
 			return nil, fmt.Errorf("artifact %s: address %q is not an address", path, h.Address)
 		}
-		refs = append(refs, ContractRef{Key: c.Key, Name: c.Name, Address: common.HexToAddress(h.Address), Version: h.Version})
+		refs = append(refs, ContractRef{Key: c.Key, Name: c.Contract, Address: common.HexToAddress(h.Address), Version: h.Version})
 	}
 	if len(refs) == 0 {
 		return nil, fmt.Errorf("%w for network %q in %s", ErrNoArtifacts, network, dir)

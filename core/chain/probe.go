@@ -12,6 +12,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/nvm-node/nvm-node/core/contracts"
 )
 
 // Status is what the node knows of its chain at one moment. Reason is safe to
@@ -61,7 +63,7 @@ func NewProber(cfg ProberConfig) (*Prober, error) {
 		}
 		p.client = ethclient.NewClient(c)
 	}
-	p.fillContracts(st, NetworkName(cfg.ExpectedChainID))
+	p.fillContracts(st, networkName(cfg.ExpectedChainID))
 	p.cur.Store(st)
 	return p, nil
 }
@@ -110,9 +112,9 @@ func (p *Prober) Check(ctx context.Context) *Status {
 		st.Available = true
 		st.ChainID = id.Uint64()
 	}
-	network := NetworkName(st.ChainID)
+	network := networkName(st.ChainID)
 	if st.ChainID == 0 {
-		network = NetworkName(p.cfg.ExpectedChainID)
+		network = networkName(p.cfg.ExpectedChainID)
 	}
 	p.fillContracts(st, network)
 	prev := p.Status()
@@ -203,4 +205,14 @@ func KeeperURL(raw string) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// networkName is the Nevermined network name of a chain id, or "" when the
+// id is unknown (or 0, not known yet).
+func networkName(chainID uint64) string {
+	n, err := contracts.NetworkName(chainID)
+	if err != nil {
+		return ""
+	}
+	return n
 }

@@ -43,13 +43,15 @@ var ignoredLegacyVars = []string{
 	"TRACK_BACKEND_TXS", "NVM_APP_URL", "ZERODEV_PROJECT_ID", "ENABLE_HTTPS_REDIRECT",
 }
 
-// notOurs are NVM_-prefixed variables that belong to other programs (the nvm
-// Node.js version manager) or to the reference node; the strict NVM_ layer
-// skips them.
+// notOurs are NVM_-prefixed variables that are not node settings: the nvm
+// Node.js version manager's, the reference node's, and our build and test
+// tools' (compiled contracts location, large-stream test size, the plugin
+// handshake cookie). The strict NVM_ layer skips them.
 var notOurs = map[string]bool{
 	"NVM_DIR": true, "NVM_BIN": true, "NVM_INC": true, "NVM_CD_FLAGS": true, "NVM_RC_VERSION": true,
 	"NVM_NODEJS_ORG_MIRROR": true, "NVM_IOJS_ORG_MIRROR": true,
 	"NVM_BACKEND_URL": true, "NVM_BACKEND_AUTH": true, "NVM_APP_URL": true,
+	"NVM_CONTRACTS_DIR": true, "NVM_STORAGETEST_LARGE": true, "NVM_NODE_PLUGIN": true,
 }
 
 // envPrefix marks our own variables: NVM_SERVER__PORT sets server.port
