@@ -14,8 +14,9 @@ const DefaultReplayEntries = 100_000
 
 // ReplayStore remembers accepted assertions so each is accepted once.
 type ReplayStore interface {
-	// Remember records key until the time until. It returns an error wrapping
-	// ErrReplayed when key is already recorded and unexpired at now, and one
+	// Remember records key up to and including the time until. It returns an
+	// error wrapping ErrReplayed when key is already recorded and until has
+	// not passed at now, and one
 	// wrapping ErrReplayStoreFull when it cannot record key without
 	// forgetting an unexpired entry. It is safe for concurrent use; of two
 	// concurrent calls with one key exactly one succeeds.
@@ -50,7 +51,7 @@ func (m *MemoryReplayStore) Remember(key [32]byte, now, until time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.prune(now)
-	if exp, ok := m.entries[key]; ok && now.Before(exp) {
+	if exp, ok := m.entries[key]; ok && !now.After(exp) {
 		return fmt.Errorf("%w (remembered until %s)", ErrReplayed, exp.UTC().Format(time.RFC3339))
 	}
 	if len(m.entries) >= m.max {
@@ -69,9 +70,11 @@ func (m *MemoryReplayStore) Len() int {
 	return len(m.entries)
 }
 
-// prune forgets entries that expired at or before now, oldest first.
+// prune forgets entries whose until is before now, oldest first. An entry
+// lives through its until instant because the verifier still accepts an
+// assertion at exactly exp+leeway.
 func (m *MemoryReplayStore) prune(now time.Time) {
-	for len(m.byTime) > 0 && !now.Before(m.byTime[0].until) {
+	for len(m.byTime) > 0 && now.After(m.byTime[0].until) {
 		e := heap.Pop(&m.byTime).(expiryEntry)
 		if exp, ok := m.entries[e.key]; ok && exp.Equal(e.until) {
 			delete(m.entries, e.key)

@@ -176,12 +176,17 @@ func (t *Tokens) Issue(a *Assertion) (string, *Grant, error) {
 }
 
 func (c *tokenClaims) grant(grantee common.Address) *Grant {
+	var si *int64
+	if c.ServiceIndex != nil {
+		n := *c.ServiceIndex // not shared with the assertion's claims
+		si = &n
+	}
 	return &Grant{
 		Grantee:      grantee,
 		Audience:     c.Aud,
 		AgreementID:  c.Sub,
 		DID:          c.DID,
-		ServiceIndex: c.ServiceIndex,
+		ServiceIndex: si,
 		ExecutionID:  c.ExecutionID,
 		ID:           c.JTI,
 		IssuedAt:     c.IAT.Time,
