@@ -34,7 +34,7 @@ var (
 
 	// ErrLifetime reports an assertion whose exp-iat exceeds the configured
 	// maximum lifetime, or whose exp is not after its iat.
-	ErrLifetime = errors.New("auth: lifetime too long")
+	ErrLifetime = errors.New("auth: bad assertion lifetime")
 
 	// ErrReplayed reports an assertion that was already accepted once.
 	ErrReplayed = errors.New("auth: assertion already used")
