@@ -98,6 +98,8 @@ type Grant struct {
 	ServiceIndex *int64
 	// ExecutionID is the compute execution id, "" if none.
 	ExecutionID string
+	// Buyer is the legacy DTP buyer claim, passed through, "" if none.
+	Buyer string
 	// ID is the token's jti.
 	ID string
 	// IssuedAt and ExpiresAt bound the token's validity.
@@ -188,6 +190,7 @@ func (c *tokenClaims) grant(grantee common.Address) *Grant {
 		DID:          c.DID,
 		ServiceIndex: si,
 		ExecutionID:  c.ExecutionID,
+		Buyer:        c.Buyer,
 		ID:           c.JTI,
 		IssuedAt:     c.IAT.Time,
 		ExpiresAt:    c.EXP.Time,

@@ -283,6 +283,42 @@ func sameGrant(a, b *Grant) bool {
 		return fmt.Sprint(*p)
 	}
 	return a.Grantee == b.Grantee && a.Audience == b.Audience && a.AgreementID == b.AgreementID && a.DID == b.DID &&
-		si(a.ServiceIndex) == si(b.ServiceIndex) && a.ExecutionID == b.ExecutionID && a.ID == b.ID &&
+		si(a.ServiceIndex) == si(b.ServiceIndex) && a.ExecutionID == b.ExecutionID && a.Buyer == b.Buyer && a.ID == b.ID &&
 		a.IssuedAt.Equal(b.IssuedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+// The passthrough claims the reference copied reach the token; claims it
+// does not know do not (the node signs only what it understands).
+func TestTokenPassthroughClaims(t *testing.T) {
+	claims := loginClaims(key2Addr, vectorTime, time.Hour)
+	agreement := "0x" + strings.Repeat("Ab", 32)
+	claims["aud"] = AudienceCompute
+	claims["sub"] = agreement
+	claims["execution_id"] = "nevermined-compute-abc12"
+	claims["buyer"] = "0x1234"
+	claims["babysig"] = map[string]any{"R8": []string{"1", "2"}, "S": "3"}
+	claims["roles"] = []string{"admin"}
+	a, err := newVerifier(t, VerifierConfig{}).Verify(t.Context(), signPayload(t, mustKey(t, key2Hex), claims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := newTokens(t, fixedClock(vectorTime))
+	token, _, err := tk.Issue(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tokenPayload(t, token)
+	if p["execution_id"] != "nevermined-compute-abc12" || p["buyer"] != "0x1234" || p["sub"] != strings.ToLower(agreement) {
+		t.Errorf("payload %v", p)
+	}
+	if b, _ := json.Marshal(p["babysig"]); string(b) != `{"R8":["1","2"],"S":"3"}` {
+		t.Errorf("babysig %s", b)
+	}
+	if _, ok := p["roles"]; ok {
+		t.Errorf("unknown claim copied: %v", p["roles"])
+	}
+	g, err := tk.Verify(token, Require{Audiences: []string{AudienceExecute, AudienceCompute}, AgreementID: agreement})
+	if err != nil || g.ExecutionID != "nevermined-compute-abc12" || g.Buyer != "0x1234" || g.Audience != AudienceCompute {
+		t.Fatalf("grant %+v, %v", g, err)
+	}
 }
