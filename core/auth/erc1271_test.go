@@ -36,18 +36,18 @@ func walletBytecode(t testing.TB) []byte {
 }
 
 // chainFixture is a simulated chain with a deployed Wallet owned by key 1,
-// and two plain contracts at fixed addresses: one that reverts every call
-// and one that returns nothing.
+// and plain contracts at fixed addresses that fail isValidSignature in
+// different ways.
 type chainFixture struct {
-	client   simulated.Client
-	wallet   common.Address
-	reverter common.Address
-	silent   common.Address
+	client simulated.Client
+	wallet common.Address
 }
 
 var (
 	reverterAddr = common.HexToAddress("0x000000000000000000000000000000000000dEaD")
 	silentAddr   = common.HexToAddress("0x000000000000000000000000000000000000bEEF")
+	burnerAddr   = common.HexToAddress("0x000000000000000000000000000000000000F00D")
+	invalidAddr  = common.HexToAddress("0x000000000000000000000000000000000000BAd0")
 )
 
 func newChain(t testing.TB) *chainFixture {
@@ -58,6 +58,8 @@ func newChain(t testing.TB) *chainFixture {
 		from:         {Balance: new(big.Int).Mul(big.NewInt(100), big.NewInt(params.Ether))},
 		reverterAddr: {Code: []byte{0x60, 0x00, 0x80, 0xfd}}, // PUSH1 0 DUP1 REVERT
 		silentAddr:   {Code: []byte{0x00}},                   // STOP
+		burnerAddr:   {Code: []byte{0x5b, 0x60, 0x00, 0x56}}, // JUMPDEST PUSH1 0 JUMP: loops until out of gas
+		invalidAddr:  {Code: []byte{0xfe}},                   // INVALID
 	})
 	t.Cleanup(func() { _ = backend.Close() })
 	client := backend.Client()
@@ -94,7 +96,7 @@ func newChain(t testing.TB) *chainFixture {
 	if err != nil || receipt.Status != types.ReceiptStatusSuccessful {
 		t.Fatalf("deploy wallet: receipt %+v, %v", receipt, err)
 	}
-	return &chainFixture{client: client, wallet: receipt.ContractAddress, reverter: reverterAddr, silent: silentAddr}
+	return &chainFixture{client: client, wallet: receipt.ContractAddress}
 }
 
 // walletAssertion makes an assertion whose iss is the wallet, signed by key.
@@ -132,8 +134,10 @@ func TestERC1271ContractWallet(t *testing.T) {
 	}
 	v := newVerifier(t, VerifierConfig{Chain: chain.client})
 	for name, iss := range map[string]common.Address{
-		"reverting contract":          chain.reverter,
-		"contract returning nothing":  chain.silent,
+		"reverting contract":          reverterAddr,
+		"contract returning nothing":  silentAddr,
+		"contract burning all gas":    burnerAddr,
+		"contract hitting INVALID":    invalidAddr,
 		"EOA without code, wrong key": common.HexToAddress(key2Addr),
 	} {
 		if _, err := v.Verify(t.Context(), walletAssertion(t, iss, owner, false)); !errors.Is(err, ErrBadSignature) {
@@ -188,5 +192,42 @@ func TestEncodeIsValidSignature(t *testing.T) {
 		"aabb000000000000000000000000000000000000000000000000000000000000")
 	if !strings.EqualFold(common.Bytes2Hex(got), common.Bytes2Hex(want)) {
 		t.Fatalf("encoding\n got %x\nwant %x", got, want)
+	}
+}
+
+// recordingChain claims every address is a contract that accepts every
+// signature, and records the call it was asked.
+type recordingChain struct{ call ethereum.CallMsg }
+
+func (r *recordingChain) CodeAt(context.Context, common.Address, *big.Int) ([]byte, error) {
+	return []byte{0x00}, nil
+}
+
+func (r *recordingChain) CallContract(_ context.Context, msg ethereum.CallMsg, _ *big.Int) ([]byte, error) {
+	r.call = msg
+	return common.RightPadBytes(erc1271Magic[:], 32), nil
+}
+
+func TestERC1271Call(t *testing.T) {
+	wallet := common.HexToAddress("0x2222222222222222222222222222222222222222")
+	for _, gas := range []uint64{0, 300_000} {
+		chain := &recordingChain{}
+		v := newVerifier(t, VerifierConfig{Chain: chain, ERC1271Gas: gas})
+		jwt := walletAssertion(t, wallet, mustKey(t, key2Hex), true)
+		a, err := v.Verify(t.Context(), jwt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := gas
+		if want == 0 {
+			want = DefaultERC1271Gas
+		}
+		if chain.call.Gas != want || chain.call.To == nil || *chain.call.To != wallet {
+			t.Fatalf("call gas %d to %v, want %d to %s", chain.call.Gas, chain.call.To, want, wallet.Hex())
+		}
+		// The wallet is asked about the EIP-712 digest with the raw signature.
+		if got, want := chain.call.Data, encodeIsValidSignature(a.Digest(), a.Signature); string(got) != string(want) {
+			t.Fatalf("call data %x, want %x", got, want)
+		}
 	}
 }

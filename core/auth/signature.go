@@ -96,7 +96,7 @@ func recoverSigner(digest common.Hash, sig []byte) (common.Address, error) {
 // checkSignature proves that issuer signed digest: by ecrecover for an EOA,
 // else by ERC-1271 isValidSignature when issuer is a deployed contract and a
 // chain is configured. ERC-6492 (undeployed smart accounts) is not supported.
-func checkSignature(ctx context.Context, chain ContractReader, issuer common.Address, digest common.Hash, sig []byte) error {
+func checkSignature(ctx context.Context, chain ContractReader, gas uint64, issuer common.Address, digest common.Hash, sig []byte) error {
 	signer, recErr := recoverSigner(digest, sig)
 	if recErr == nil && signer == issuer {
 		return nil
@@ -120,10 +120,12 @@ func checkSignature(ctx context.Context, chain ContractReader, issuer common.Add
 		}
 		return fmt.Errorf("%w: signer does not match iss", ErrBadSignature)
 	}
-	ret, err := chain.CallContract(ctx, ethereum.CallMsg{To: &issuer, Data: encodeIsValidSignature(digest, sig)}, nil)
+	// The gas cap keeps a hostile "wallet" from making each assertion cost the
+	// RPC node a maximal eth_call.
+	ret, err := chain.CallContract(ctx, ethereum.CallMsg{To: &issuer, Gas: gas, Data: encodeIsValidSignature(digest, sig)}, nil)
 	if err != nil {
 		if isRevert(err) {
-			return fmt.Errorf("%w: contract wallet isValidSignature reverted", ErrBadSignature)
+			return fmt.Errorf("%w: contract wallet isValidSignature failed", ErrBadSignature)
 		}
 		return fmt.Errorf("%w: calling isValidSignature: %w", ErrUnverifiable, redactRPCError(ctx, err))
 	}
@@ -145,14 +147,29 @@ func encodeIsValidSignature(digest common.Hash, sig []byte) []byte {
 	return append(out, make([]byte, padded-len(sig))...)
 }
 
-// isRevert tells a reverted eth_call (the wallet's answer: not valid) from a
-// failure to ask (transport, node errors).
+// evmFailures are the texts (go-ethereum's, which other clients share) of an
+// eth_call that ran and failed in the EVM: the wallet's own answer, i.e. not
+// valid. Anything else (transport, rate limits, missing state) means the
+// chain could not be asked.
+var evmFailures = []string{
+	"execution reverted", "out of gas", "invalid opcode", "invalid jump destination",
+	"stack underflow", "stack overflow", "write protection", "return data out of bounds",
+	"max call depth exceeded",
+}
+
+// isRevert tells an eth_call that failed in the EVM from a failure to ask.
 func isRevert(err error) bool {
 	var de interface{ ErrorData() any }
 	if errors.As(err, &de) {
 		return true
 	}
-	return strings.Contains(err.Error(), "execution reverted")
+	msg := err.Error()
+	for _, f := range evmFailures {
+		if strings.Contains(msg, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // redactRPCError drops the endpoint URL from transport errors: RPC URLs often

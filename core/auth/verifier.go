@@ -10,6 +10,9 @@ import (
 const (
 	DefaultLeeway      = 60 * time.Second
 	DefaultMaxLifetime = time.Hour // the SDK sets exp = iat + 3600 s
+	// DefaultERC1271Gas caps the isValidSignature call; smart accounts need
+	// well under this (a Solidity P-256 check costs a few hundred thousand).
+	DefaultERC1271Gas = 2_000_000
 )
 
 // VerifierConfig configures a [Verifier]. Zero values select the defaults.
@@ -17,6 +20,9 @@ type VerifierConfig struct {
 	// Chain, when set, lets contract wallets (ERC-1271) sign assertions.
 	// Without it only EOA signatures verify.
 	Chain ContractReader
+	// ERC1271Gas caps the gas of the isValidSignature call (default
+	// DefaultERC1271Gas).
+	ERC1271Gas uint64
 	// ChainID, when non-zero, is the only eip712Data.chainId accepted, so an
 	// EIP-712 assertion made for another network's node is refused. EIP-191
 	// assertions carry no chain id.
@@ -36,6 +42,7 @@ type VerifierConfig struct {
 // EIP-712, ERC-1271) and single use. It is safe for concurrent use.
 type Verifier struct {
 	chain       ContractReader
+	gas         uint64
 	chainID     uint64
 	now         func() time.Time
 	leeway      time.Duration
@@ -50,6 +57,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	v := &Verifier{
 		chain:       cfg.Chain,
+		gas:         cfg.ERC1271Gas,
 		chainID:     cfg.ChainID,
 		now:         cfg.Now,
 		leeway:      cfg.Leeway,
@@ -61,6 +69,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if v.leeway == 0 {
 		v.leeway = DefaultLeeway
+	}
+	if v.gas == 0 {
+		v.gas = DefaultERC1271Gas
 	}
 	if v.maxLifetime == 0 {
 		v.maxLifetime = DefaultMaxLifetime
@@ -89,7 +100,7 @@ func (v *Verifier) Verify(ctx context.Context, compact string) (*Assertion, erro
 		return nil, fmt.Errorf("%w: eip712Data.chainId %d, node chain %d", ErrWrongChain, a.Claims.EIP712.ChainID, v.chainID)
 	}
 	digest := a.Digest()
-	if err := checkSignature(ctx, v.chain, a.Claims.Issuer, digest, a.Signature); err != nil {
+	if err := checkSignature(ctx, v.chain, v.gas, a.Claims.Issuer, digest, a.Signature); err != nil {
 		return nil, err
 	}
 	// The key is the signed digest, not the signature bytes: a signature has
