@@ -20,8 +20,9 @@
 //     Malformed input gives an error wrapping a sentinel, never a panic.
 //   - The signer is proven, not assumed: ecrecover must give iss (low-s only,
 //     v 27/28 or 0/1); otherwise iss must be a deployed contract whose ERC-1271
-//     isValidSignature returns the magic value. ERC-6492 (undeployed smart
-//     accounts) is not supported and is refused.
+//     isValidSignature returns the magic value (a gas-capped eth_call; a
+//     call that cannot be made is [ErrUnverifiable], never a pass). ERC-6492
+//     (undeployed smart accounts) is not supported and is refused.
 //   - Assertions expire: iat and exp are required, exp must not have passed
 //     and iat must not be in the future (beyond a small leeway), and exp-iat
 //     is capped. The reference accepted any age (SPEC 11.17).
