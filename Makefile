@@ -7,7 +7,7 @@ MODULES := . sdk
 FUZZTIME ?= 10s
 # npm projects the tests use: interop checks (Node.js crypto, eciesjs), the
 # official SDK against our metadata store, the ERC-1271 test wallet compiler.
-NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop
+NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop core/auth/testdata/wallet
 
 .PHONY: all build dev run test check fuzz bench deps clean
 
