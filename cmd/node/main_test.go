@@ -162,6 +162,10 @@ func TestDevNodeEndToEnd(t *testing.T) {
 	first := startDev(t, dataDir)
 	info := getJSON(t, first.url+"/")
 	addr := info["provider-address"]
+	contracts, _ := info["contracts"].([]any)
+	if info["chain-available"] != true || info["chain-id"] != float64(8996) || info["network"] != "spree" || len(contracts) < 29 {
+		t.Fatalf("the dev node's chain is not up with the contracts deployed: %v", info)
+	}
 	resp, err := http.Post(first.url+"/api/v1/node/services/encrypt", "application/json", strings.NewReader(`{"method":"PSK-RSA","message":"hi"}`))
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("encrypt on the dev node: %v %v", err, resp)
@@ -170,8 +174,12 @@ func TestDevNodeEndToEnd(t *testing.T) {
 	first.stop(t)
 
 	second := startDev(t, dataDir)
-	if got := getJSON(t, second.url+"/")["provider-address"]; got != addr {
-		t.Fatalf("identity changed across restarts: %v then %v", addr, got)
+	again := getJSON(t, second.url+"/")
+	if again["provider-address"] != addr {
+		t.Fatalf("identity changed across restarts: %v then %v", addr, again["provider-address"])
+	}
+	if fmt.Sprint(again["contracts"]) != fmt.Sprint(info["contracts"]) {
+		t.Fatalf("contracts redeployed on restart:\n%v\n%v", info["contracts"], again["contracts"])
 	}
 	second.stop(t)
 }
@@ -185,8 +193,8 @@ var listenRE = regexp.MustCompile(`"node listening".*addr=(\S+)`)
 
 func startDev(t *testing.T, dataDir string) *devProcess {
 	t.Helper()
-	cmd := exec.Command(nodeBin, "dev", "--data-dir", dataDir, "--port", "0")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	cmd := exec.Command(nodeBin, "dev", "--data-dir", dataDir, "--port", "0", "--rpc-addr", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

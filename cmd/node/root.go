@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -91,6 +93,10 @@ func runNode(c *cobra.Command, cfg *config.Config, warnings []string) error {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
+	return serveNode(c, cfg, log)
+}
+
+func serveNode(c *cobra.Command, cfg *config.Config, log *slog.Logger) error {
 	n, err := node.New(c.Context(), node.Options{Config: cfg, Version: version, Logger: log})
 	if err != nil {
 		return err
@@ -129,13 +135,19 @@ Unknown keys are errors. SIGTERM or SIGINT stops the node gracefully.`,
 
 func newDevCmd(env []string) *cobra.Command {
 	var f sourceFlags
-	var dataDir string
+	var dataDir, rpcAddr, contractsFile string
+	var chainID uint64
+	var noChain bool
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local development node on embedded defaults",
-		Long: `Run a node for development on 127.0.0.1:8030 with nothing to set up: its keys are made on the
-first start and kept under --data-dir, so later starts keep the node's identity.
-Every serve flag and environment variable still applies on top of these defaults.`,
+		Long: `Run a node for development with nothing to set up: the API on 127.0.0.1:8030 and an embedded
+Ethereum chain (chain id 8996, JSON-RPC on 127.0.0.1:18545, the port the official SDK dials for
+that chain) with the Nevermined v3 contracts deployed, the node's account funded and a few funded
+dev accounts printed. Keys and chain state are kept under --data-dir, so later starts keep the
+node's identity, assets and agreements. The first start compiles the contracts (about a minute).
+Every serve flag and environment variable still applies on top of these defaults; setting
+chain.rpc_url (WEB3_PROVIDER_URL) uses that chain instead of the embedded one.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			src, err := f.sources(c, env)
@@ -150,13 +162,42 @@ Every serve flag and environment variable still applies on top of these defaults
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.ErrOrStderr(), "nvm-node dev: data in %s, API on http://%s:%d/ (docs at /api/v1/docs)\n",
+			log := newLogger(c.ErrOrStderr(), cfg)
+			for _, w := range warnings {
+				log.Warn(w)
+			}
+			out := c.ErrOrStderr()
+			if !noChain && cfg.Chain.RPCURL == "" {
+				chain, err := node.StartDevChain(c.Context(), cfg, node.DevChainOptions{
+					ChainID: chainID, HTTPAddr: rpcAddr, Contracts: contractsFile, Logger: log.With("component", "devchain"),
+				})
+				if err != nil {
+					return err
+				}
+				defer func() {
+					if err := chain.Close(context.Background()); err != nil {
+						log.Error("closing the dev chain", "error", err)
+					}
+				}()
+				fmt.Fprintf(out, "dev chain: chain id %d, JSON-RPC %s, artifacts in %s, ready in %s\n",
+					chain.ChainID(), chain.RPCURL(), chain.ArtifactsDir(), chain.ReadyIn().Round(time.Millisecond))
+				fmt.Fprintln(out, "funded dev accounts (public test keys: never use them on a real network):")
+				for i, a := range chain.Accounts() {
+					fmt.Fprintf(out, "  (%d) %s  %s\n", i, a.Address.Hex(), a.KeyHex())
+				}
+			}
+			fmt.Fprintf(out, "nvm-node dev: data in %s, API on http://%s:%d/ (docs at /api/v1/docs)\n",
 				dataDir, cfg.Server.Host, cfg.Server.Port)
-			return runNode(c, cfg, warnings)
+			return serveNode(c, cfg, log)
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&dataDir, "data-dir", "./.nvm-dev", "where the dev node keeps its keys and state")
+	fl := c.Flags()
+	fl.StringVar(&dataDir, "data-dir", "./.nvm-dev", "where the dev node keeps its keys and state")
+	fl.BoolVar(&noChain, "no-chain", false, "do not start the embedded chain")
+	fl.Uint64Var(&chainID, "chain-id", 8996, "chain id of the embedded chain")
+	fl.StringVar(&rpcAddr, "rpc-addr", "127.0.0.1:18545", "loopback address of the embedded chain's JSON-RPC (port 0 picks one)")
+	fl.StringVar(&contractsFile, "contracts", "", "compiled contracts file (default: find or build it)")
 	return c
 }
 
