@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -20,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nvm-node/nvm-node/core/api"
+	"github.com/nvm-node/nvm-node/core/asset/store"
+	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
 	"github.com/nvm-node/nvm-node/core/keys"
 	"github.com/nvm-node/nvm-node/core/logging"
@@ -66,21 +69,44 @@ type testNode struct {
 
 type option func(*api.Config)
 
-func newTestNode(t *testing.T, opts ...option) *testNode {
+// baseConfig is a complete router configuration with the reference keys, no
+// chain, and a node-hosted metadata store in a temporary folder.
+func baseConfig(t *testing.T, log *slog.Logger) api.Config {
 	t.Helper()
-	kr := referenceKeyring(t)
-	logs := &bytes.Buffer{}
-	cfg := api.Config{
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Replay: auth.NewMemoryReplayStore(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewTokens(auth.TokenConfig{Secret: []byte(strings.Repeat("t", 32)), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "metadata.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return api.Config{
 		Version:         "test",
-		Keys:            kr,
+		Keys:            referenceKeyring(t),
 		Chain:           fixedChain{&chain.Status{Reason: "no chain configured"}},
-		Logger:          logging.New(logs, slog.LevelDebug, "json"),
+		Logger:          log,
 		Metrics:         prometheus.NewRegistry(),
 		MaxBodyBytes:    64 << 10,
 		ArtifactsFolder: "./artifacts",
 		CircuitsFolder:  "./circuits",
 		Provenance:      true,
+		Verifier:        verifier,
+		Tokens:          tokens,
+		Metadata:        st,
 	}
+}
+
+func newTestNode(t *testing.T, opts ...option) *testNode {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	cfg := baseConfig(t, logging.New(logs, slog.LevelDebug, "json"))
+	kr := cfg.Keys.(*keys.Keyring)
 	for _, o := range opts {
 		o(&cfg)
 	}

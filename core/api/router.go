@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nvm-node/nvm-node/core/asset/store"
+	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
 )
 
@@ -49,6 +51,15 @@ type Config struct {
 	// Draining reports that the node is shutting down, so /readyz turns
 	// away new traffic while in-flight requests finish.
 	Draining func() bool
+	// Verifier checks client assertions; Tokens issues access tokens.
+	Verifier *auth.Verifier
+	Tokens   *auth.Tokens
+	// Authorizer decides data audiences on-chain; nil refuses them.
+	Authorizer Authorizer
+	// Metadata, when set, is the node-hosted DDO store, served under the
+	// marketplace API's routes; MetadataGuard decides who may write.
+	Metadata      *store.Store
+	MetadataGuard store.Guard
 }
 
 type server struct {
@@ -60,8 +71,9 @@ type server struct {
 
 // New returns the node's HTTP handler.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.Keys == nil || cfg.Chain == nil || cfg.Logger == nil || cfg.Metrics == nil || cfg.MaxBodyBytes <= 0 {
-		return nil, errors.New("api: Keys, Chain, Logger, Metrics and MaxBodyBytes are required")
+	if cfg.Keys == nil || cfg.Chain == nil || cfg.Logger == nil || cfg.Metrics == nil || cfg.MaxBodyBytes <= 0 ||
+		cfg.Verifier == nil || cfg.Tokens == nil {
+		return nil, errors.New("api: Keys, Chain, Logger, Metrics, MaxBodyBytes, Verifier and Tokens are required")
 	}
 	if cfg.Draining == nil {
 		cfg.Draining = func() bool { return false }
@@ -84,6 +96,10 @@ func New(cfg Config) (http.Handler, error) {
 
 	r.Get("/", s.getInfo)
 	r.Post("/api/v1/node/services/encrypt", s.postEncrypt)
+	r.Post("/api/v1/node/services/oauth/token", s.postToken)
+	if cfg.Metadata != nil {
+		cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
+	}
 
 	r.Get("/api/v1/docs", s.docs.serveHTML)
 	r.Get("/api/v1/docs-json", s.docs.serveJSON)
@@ -93,7 +109,7 @@ func New(cfg Config) (http.Handler, error) {
 	return r, nil
 }
 
-// handle adapts a handler that returns an error to the single error mapping.
+// fail answers err through the single error mapping.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(r.Context(), s.log, w, err)
 }

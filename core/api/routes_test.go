@@ -15,7 +15,7 @@ import (
 // document or the document names a route the router does not serve.
 func TestRoutesMatchDocument(t *testing.T) {
 	n := newTestNode(t)
-	h, err := api.New(api.Config{Keys: n.keys, Chain: fixedChain{nil}, Logger: discard(), Metrics: newRegistry(), MaxBodyBytes: 1})
+	h, err := api.New(baseConfig(t, discard()))
 	if err != nil {
 		t.Fatal(err)
 	}

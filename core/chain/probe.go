@@ -130,6 +130,10 @@ func (p *Prober) Check(ctx context.Context) *Status {
 	return prev
 }
 
+// Client is the RPC client to the configured chain, nil when none is
+// configured.
+func (p *Prober) Client() *ethclient.Client { return p.client }
+
 // Close releases the RPC connection.
 func (p *Prober) Close() {
 	if p.client != nil {

@@ -82,6 +82,9 @@ type Auth struct {
 // Asset configures DDO resolution.
 type Asset struct {
 	MarketplaceURI string `koanf:"marketplace_uri"`
+	// StorePath, when set, is the file of the node-hosted DDO store, served
+	// under the marketplace API's routes (`node dev` sets it).
+	StorePath string `koanf:"store_path"`
 }
 
 // Log configures the node's structured log.

@@ -65,6 +65,7 @@ func DevConfig(dataDir string) (config.Config, error) {
 	cfg.Keys.RSAPublicKeyFile = path(devRSAPub)
 	cfg.Auth.JWTSecret = jwt
 	cfg.Chain.ArtifactsFolder = path("artifacts")
+	cfg.Asset.StorePath = path("metadata.db")
 	return cfg, nil
 }
 

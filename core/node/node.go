@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +15,13 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/nvm-node/nvm-node/core/api"
+	"github.com/nvm-node/nvm-node/core/asset/store"
+	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
 	"github.com/nvm-node/nvm-node/core/config"
 	"github.com/nvm-node/nvm-node/core/keys"
@@ -38,6 +43,7 @@ type Node struct {
 	log      *slog.Logger
 	keys     *keys.Keyring
 	prober   *chain.Prober
+	metadata *store.Store
 	srv      *http.Server
 	ln       net.Listener
 	draining atomic.Bool
@@ -73,6 +79,41 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, keys: kr, prober: prober}
+	fail := func(err error) (*Node, error) {
+		n.closeResources()
+		return nil, err
+	}
+	var reader auth.ContractReader
+	if c := prober.Client(); c != nil {
+		reader = c // only when set: a nil *ethclient.Client in the interface would not be nil
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Chain: reader, Replay: auth.NewMemoryReplayStore(100_000)})
+	if err != nil {
+		return fail(err)
+	}
+	tokens, err := auth.NewTokens(auth.TokenConfig{Secret: []byte(cfg.Auth.JWTSecret), TTL: cfg.Auth.JWTExpiry})
+	if err != nil {
+		return fail(err)
+	}
+	var guard store.Guard
+	if cfg.Asset.StorePath != "" {
+		if n.metadata, err = store.Open(cfg.Asset.StorePath, store.Options{}); err != nil {
+			return fail(err)
+		}
+		guard = &store.OwnerGuard{
+			Verify: func(ctx context.Context, assertion string) (common.Address, error) {
+				a, err := verifier.Verify(ctx, assertion)
+				if err != nil {
+					return common.Address{}, err
+				}
+				return a.Claims.Issuer, nil
+			},
+			// Its own key, derived from the JWT secret, so that an access token
+			// can never pass for a metadata write token or the reverse.
+			Secret: deriveKey(cfg.Auth.JWTSecret, "nvm-node metadata store tokens v1"),
+			TTL:    cfg.Auth.JWTExpiry,
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -92,10 +133,13 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		BabyjubX:        cfg.Keys.BabyjubPublicX,
 		BabyjubY:        cfg.Keys.BabyjubPublicY,
 		Draining:        n.draining.Load,
+		Verifier:        verifier,
+		Tokens:          tokens,
+		Metadata:        n.metadata,
+		MetadataGuard:   guard,
 	})
 	if err != nil {
-		prober.Close()
-		return nil, err
+		return fail(err)
 	}
 	n.srv = &http.Server{
 		Handler:           handler,
@@ -111,8 +155,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		addr := net.JoinHostPort(cfg.Server.Host, strconv.Itoa(cfg.Server.Port))
 		var lc net.ListenConfig
 		if n.ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
-			prober.Close()
-			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+			return fail(fmt.Errorf("listen on %s: %w", addr, err))
 		}
 	}
 	return n, nil
@@ -145,7 +188,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer func() {
 		stopProbe()
 		wg.Wait()
-		n.prober.Close()
+		n.closeResources()
 	}()
 
 	serveErr := make(chan error, 1)
@@ -170,4 +213,22 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.log.Info("stopped")
 	return nil
+}
+
+// closeResources releases what New opened, in reverse order.
+func (n *Node) closeResources() {
+	if n.metadata != nil {
+		if err := n.metadata.Close(); err != nil {
+			n.log.Error("closing the metadata store", "error", err)
+		}
+	}
+	n.prober.Close()
+}
+
+// deriveKey derives a purpose-bound key from a secret (HMAC-SHA256), so one
+// configured secret can key several token kinds that must not be confused.
+func deriveKey(secret, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
