@@ -24,6 +24,7 @@ import (
 	"github.com/nvm-node/nvm-node/core/asset/store"
 	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
+	"github.com/nvm-node/nvm-node/core/fetch"
 	"github.com/nvm-node/nvm-node/core/keys"
 	"github.com/nvm-node/nvm-node/core/logging"
 )
@@ -99,6 +100,8 @@ func baseConfig(t *testing.T, log *slog.Logger) api.Config {
 		Verifier:        verifier,
 		Tokens:          tokens,
 		Metadata:        st,
+		Resolver:        st,
+		Files:           fetch.Mux{"http": fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: true})},
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nvm-node/nvm-node/core/asset"
 	"github.com/nvm-node/nvm-node/core/asset/store"
 	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
+	"github.com/nvm-node/nvm-node/core/fetch"
 )
 
 // Keyring is what the API needs of the node's keys.
@@ -23,6 +25,8 @@ type Keyring interface {
 	RSAPublicKeyPEM() string
 	EncryptPSKRSA(msg []byte) (string, error)
 	EncryptPSKECDSA(msg []byte) (string, error)
+	DecryptPSKRSA(hash string) ([]byte, error)
+	DecryptPSKECDSA(hash string) ([]byte, error)
 }
 
 // ChainStatus reports what the node knows of its chain.
@@ -60,6 +64,9 @@ type Config struct {
 	// marketplace API's routes; MetadataGuard decides who may write.
 	Metadata      *store.Store
 	MetadataGuard store.Guard
+	// Resolver finds DDOs; Files opens the file URLs they list.
+	Resolver asset.Resolver
+	Files    fetch.Opener
 }
 
 type server struct {
@@ -72,8 +79,8 @@ type server struct {
 // New returns the node's HTTP handler.
 func New(cfg Config) (http.Handler, error) {
 	if cfg.Keys == nil || cfg.Chain == nil || cfg.Logger == nil || cfg.Metrics == nil || cfg.MaxBodyBytes <= 0 ||
-		cfg.Verifier == nil || cfg.Tokens == nil {
-		return nil, errors.New("api: Keys, Chain, Logger, Metrics, MaxBodyBytes, Verifier and Tokens are required")
+		cfg.Verifier == nil || cfg.Tokens == nil || cfg.Resolver == nil || cfg.Files == nil {
+		return nil, errors.New("api: Keys, Chain, Logger, Metrics, MaxBodyBytes, Verifier, Tokens, Resolver and Files are required")
 	}
 	if cfg.Draining == nil {
 		cfg.Draining = func() bool { return false }
@@ -97,6 +104,9 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/", s.getInfo)
 	r.Post("/api/v1/node/services/encrypt", s.postEncrypt)
 	r.Post("/api/v1/node/services/oauth/token", s.postToken)
+	r.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
+	r.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
+	r.Get("/api/v1/node/services/download/{index}", s.getDownload)
 	if cfg.Metadata != nil {
 		cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
 	}

@@ -9,13 +9,14 @@ import (
 // Config is the node's whole configuration. Load returns it validated; treat it
 // as immutable afterwards.
 type Config struct {
-	Server  Server `koanf:"server"`
-	Chain   Chain  `koanf:"chain"`
-	Keys    Keys   `koanf:"keys"`
-	Auth    Auth   `koanf:"auth"`
-	Asset   Asset  `koanf:"asset"`
-	Log     Log    `koanf:"log"`
-	DataDir string `koanf:"data_dir"`
+	Server  Server  `koanf:"server"`
+	Chain   Chain   `koanf:"chain"`
+	Keys    Keys    `koanf:"keys"`
+	Auth    Auth    `koanf:"auth"`
+	Asset   Asset   `koanf:"asset"`
+	Storage Storage `koanf:"storage"`
+	Log     Log     `koanf:"log"`
+	DataDir string  `koanf:"data_dir"`
 	// Plugins come from plugins.yaml only, parsed and validated by
 	// pluginhost, which owns that schema.
 	Plugins []pluginhost.Entry `koanf:"-"`
@@ -85,6 +86,14 @@ type Asset struct {
 	// StorePath, when set, is the file of the node-hosted DDO store, served
 	// under the marketplace API's routes (`node dev` sets it).
 	StorePath string `koanf:"store_path"`
+}
+
+// Storage configures how the node reads the files it serves.
+type Storage struct {
+	// AllowPrivateURLs lets file URLs point at loopback, private and
+	// link-local addresses. Off by default: a publisher's URL must not be a
+	// way into the node's own network. `node dev` turns it on.
+	AllowPrivateURLs bool `koanf:"allow_private_urls"`
 }
 
 // Log configures the node's structured log.

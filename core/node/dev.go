@@ -66,6 +66,7 @@ func DevConfig(dataDir string) (config.Config, error) {
 	cfg.Auth.JWTSecret = jwt
 	cfg.Chain.ArtifactsFolder = path("artifacts")
 	cfg.Asset.StorePath = path("metadata.db")
+	cfg.Storage.AllowPrivateURLs = true // dev assets often live on localhost
 	return cfg, nil
 }
 

@@ -20,10 +20,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/nvm-node/nvm-node/core/api"
+	"github.com/nvm-node/nvm-node/core/asset"
+	"github.com/nvm-node/nvm-node/core/asset/marketplace"
 	"github.com/nvm-node/nvm-node/core/asset/store"
 	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
 	"github.com/nvm-node/nvm-node/core/config"
+	"github.com/nvm-node/nvm-node/core/fetch"
 	"github.com/nvm-node/nvm-node/core/keys"
 )
 
@@ -95,11 +98,20 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// DDOs: the node's own store first, then the marketplace API, cached.
+	var sources asset.Chain
+	var cache *asset.Cache
 	var guard store.Guard
 	if cfg.Asset.StorePath != "" {
-		if n.metadata, err = store.Open(cfg.Asset.StorePath, store.Options{}); err != nil {
+		onChange := func(did asset.DID) {
+			if cache != nil {
+				cache.Invalidate(did)
+			}
+		}
+		if n.metadata, err = store.Open(cfg.Asset.StorePath, store.Options{OnChange: onChange}); err != nil {
 			return fail(err)
 		}
+		sources = append(sources, n.metadata)
 		guard = &store.OwnerGuard{
 			Verify: func(ctx context.Context, assertion string) (common.Address, error) {
 				a, err := verifier.Verify(ctx, assertion)
@@ -114,6 +126,17 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 			TTL:    cfg.Auth.JWTExpiry,
 		}
 	}
+	if cfg.Asset.MarketplaceURI != "" {
+		mp, err := marketplace.New(cfg.Asset.MarketplaceURI, marketplace.Options{})
+		if err != nil {
+			return fail(err)
+		}
+		sources = append(sources, mp)
+	}
+	cache = asset.NewCache(sources, asset.CacheOptions{})
+	files := fetch.Mux{}
+	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
+	files["http"], files["https"] = httpFiles, httpFiles
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -137,6 +160,8 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Tokens:          tokens,
 		Metadata:        n.metadata,
 		MetadataGuard:   guard,
+		Resolver:        cache,
+		Files:           files,
 	})
 	if err != nil {
 		return fail(err)

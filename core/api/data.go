@@ -1,0 +1,226 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/nvm-node/nvm-node/core/asset"
+	"github.com/nvm-node/nvm-node/core/auth"
+	"github.com/nvm-node/nvm-node/core/fetch"
+)
+
+// Which token audiences each data endpoint accepts (SPEC 3.3 GO): the
+// reference checks none, so any token with a DID downloads anything.
+var (
+	accessAudiences    = []string{auth.AudienceAccess}
+	nftAccessAudiences = []string{auth.AudienceNFTAccess}
+	// The SDK downloads NFT assets through /download with an nft-access token.
+	downloadAudiences = []string{auth.AudienceDownload, auth.AudienceNFTAccess}
+)
+
+func (s *server) getAccess(w http.ResponseWriter, r *http.Request) {
+	s.serveFile(w, r, accessAudiences, chi.URLParam(r, "agreement_id"))
+}
+
+func (s *server) getNFTAccess(w http.ResponseWriter, r *http.Request) {
+	s.serveFile(w, r, nftAccessAudiences, chi.URLParam(r, "agreement_id"))
+}
+
+func (s *server) getDownload(w http.ResponseWriter, r *http.Request) {
+	s.serveFile(w, r, downloadAudiences, "")
+}
+
+// serveFile streams file `index` of the token's DID, after checking that the
+// token was issued for this endpoint (and this agreement, when the path names
+// one). With ?result=url it answers the file's URL instead.
+func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []string, agreementID string) {
+	ctx := r.Context()
+	bearer, ok := bearerToken(r)
+	if !ok {
+		s.fail(w, r, unauthorized(errors.New("no bearer token")))
+		return
+	}
+	index, err := strconv.Atoi(chi.URLParam(r, "index"))
+	if err != nil || index < 0 {
+		s.fail(w, r, badRequest("index must be a non-negative integer"))
+		return
+	}
+	if agreementID != "" && strings.Trim(agreementID, "0x") == "" {
+		agreementID = "" // "0x": holder access without an agreement
+	}
+	grant, err := s.cfg.Tokens.Verify(bearer, auth.Require{Audiences: audiences, AgreementID: agreementID})
+	switch {
+	case errors.Is(err, auth.ErrWrongAudience):
+		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "this token was not issued for this endpoint", Cause: err})
+		return
+	case errors.Is(err, auth.ErrWrongAgreement):
+		s.fail(w, r, &Error{Status: http.StatusForbidden, Message: "the agreement in the path is not the token's agreement", Cause: err})
+		return
+	case err != nil:
+		s.fail(w, r, unauthorized(err))
+		return
+	}
+	if grant.DID == "" {
+		s.fail(w, r, badRequest("DID not specified"))
+		return
+	}
+	did, err := asset.ParseDID(grant.DID)
+	if err != nil {
+		s.fail(w, r, badRequest("DID not specified"))
+		return
+	}
+	fileURL, file, err := s.fileURL(r, did, index)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "file access",
+		slog.String("grantee", grant.Grantee.Hex()), slog.String("audience", grant.Audience),
+		slog.String("did", grant.DID), slog.String("agreement", grant.AgreementID), slog.Int("index", index))
+	if r.URL.Query().Get("result") == "url" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, fileURL)
+		return
+	}
+	obj, err := s.cfg.Files.Open(ctx, fileURL)
+	if err != nil {
+		s.fail(w, r, fetchError(err))
+		return
+	}
+	defer obj.Body.Close()
+	h := w.Header()
+	ct := file.ContentType
+	if ct == "" {
+		ct = obj.ContentType
+	}
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	name := file.Name
+	if name == "" {
+		name = obj.Name
+	}
+	if name == "" {
+		name = fmt.Sprintf("file-%d", index)
+	}
+	h.Set("Content-Disposition", contentDisposition(name))
+	if obj.Size >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	// The server's write timeout bounds ordinary answers; a download may take
+	// as long as it keeps making progress.
+	if _, err := io.Copy(progressWriter{w: w, rc: http.NewResponseController(w)}, obj.Body); err != nil {
+		s.log.WarnContext(ctx, "download interrupted", "did", grant.DID, "index", index, "error", err)
+	}
+}
+
+// fileURL resolves the DID, decrypts its file list and returns file index's
+// URL. Every decryption failure answers the same, so the endpoint cannot be
+// used as a padding oracle on PSK-RSA.
+func (s *server) fileURL(r *http.Request, did asset.DID, index int) (string, *asset.File, error) {
+	ddo, err := s.cfg.Resolver.Resolve(r.Context(), did)
+	switch {
+	case errors.Is(err, asset.ErrNotFound):
+		return "", nil, &Error{Status: http.StatusNotFound, Message: "No such DID " + did.String(), Cause: err}
+	case errors.Is(err, asset.ErrUnavailable):
+		return "", nil, &Error{Status: http.StatusServiceUnavailable, Message: "the asset's metadata could not be fetched; retry later", Cause: err, RetryAfter: 5}
+	case errors.Is(err, asset.ErrInvalidDDO):
+		return "", nil, &Error{Status: http.StatusUnprocessableEntity, Message: "the asset's DDO is not valid", Cause: err}
+	case err != nil:
+		return "", nil, err
+	}
+	undecryptable := &Error{Status: http.StatusUnprocessableEntity, Message: "the asset's file list cannot be decrypted by this node"}
+	sealed, err := ddo.EncryptedFiles()
+	if err != nil {
+		return "", nil, &Error{Status: http.StatusUnprocessableEntity, Message: "the asset has no encrypted file list", Cause: err}
+	}
+	method, err := ddo.DecryptionMethod()
+	if err != nil {
+		undecryptable.Cause = err
+		return "", nil, undecryptable
+	}
+	var plain []byte
+	switch method {
+	case "PSK-ECDSA":
+		plain, err = s.cfg.Keys.DecryptPSKECDSA(sealed)
+	default:
+		plain, err = s.cfg.Keys.DecryptPSKRSA(sealed)
+	}
+	if err != nil {
+		undecryptable.Cause = err
+		return "", nil, undecryptable
+	}
+	files, err := asset.DecodeFileList(plain)
+	if err != nil {
+		undecryptable.Cause = err
+		return "", nil, undecryptable
+	}
+	u, err := asset.FileURL(files, index)
+	if err != nil {
+		return "", nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("the asset has no file %d", index), Cause: err}
+	}
+	return u, &files[index], nil // FileURL addresses files by position
+}
+
+func fetchError(err error) *Error {
+	switch {
+	case errors.Is(err, fetch.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Message: "the file is not found at its source", Cause: err}
+	case errors.Is(err, fetch.ErrForbidden):
+		return &Error{Status: http.StatusForbidden, Message: "the file's URL points inside the node's network, which this node does not serve", Cause: err}
+	case errors.Is(err, fetch.ErrUnsupported):
+		return &Error{Status: http.StatusNotImplemented, Message: "this node cannot serve the file's URL scheme", Cause: err}
+	default:
+		return &Error{Status: http.StatusBadGateway, Message: "the file's source could not be read", Cause: err}
+	}
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// contentDisposition keeps the reference's `attachment;filename=<name>`,
+// which the SDK parses, for plain names, and RFC 6266 encoding otherwise.
+func contentDisposition(name string) string {
+	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
+	plain := name != "" && name != "." && name != "/"
+	for _, c := range name {
+		if c < 0x21 || c > 0x7e || c == '"' || c == ';' || c == ',' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return "attachment;filename=" + name
+	}
+	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
+}
+
+// progressWriter pushes the write deadline forward on every write.
+type progressWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	_ = p.rc.SetWriteDeadline(time.Now().Add(time.Minute)) // not every writer supports deadlines
+	return p.w.Write(b)
+}
