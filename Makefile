@@ -9,12 +9,16 @@ FUZZTIME ?= 10s
 # official SDK against our metadata store, the ERC-1271 test wallet compiler.
 NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop core/auth/testdata/wallet
 
-.PHONY: all build dev run test check fuzz bench deps clean
+.PHONY: all build build-slim dev run test check fuzz bench deps clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/node
+
+## build-slim: the node without the embedded dev chain (no `node dev` chain; half the binary, ~25 MB less RSS)
+build-slim:
+	$(GO) build -tags nodevchain -o $(BIN)-slim ./cmd/node
 
 ## dev: run a local node on embedded defaults (keys made on first start under ./.nvm-dev)
 dev: build
@@ -44,6 +48,7 @@ check:
 		out=$$(cd $$m && gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; \
 		(cd $$m && $(GO) vet ./...); \
 	done
+	@$(GO) vet -tags nodevchain ./cmd/... ./core/node/...
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -180,10 +180,10 @@ chain.rpc_url (WEB3_PROVIDER_URL) uses that chain instead of the embedded one.`,
 					}
 				}()
 				fmt.Fprintf(out, "dev chain: chain id %d, JSON-RPC %s, artifacts in %s, ready in %s\n",
-					chain.ChainID(), chain.RPCURL(), chain.ArtifactsDir(), chain.ReadyIn().Round(time.Millisecond))
+					chain.ChainID, chain.RPCURL, chain.ArtifactsDir, chain.ReadyIn.Round(time.Millisecond))
 				fmt.Fprintln(out, "funded dev accounts (public test keys: never use them on a real network):")
-				for i, a := range chain.Accounts() {
-					fmt.Fprintf(out, "  (%d) %s  %s\n", i, a.Address.Hex(), a.KeyHex())
+				for i, a := range chain.Accounts {
+					fmt.Fprintf(out, "  (%d) %s  %s\n", i, a.Address.Hex(), a.KeyHex)
 				}
 			}
 			fmt.Fprintf(out, "nvm-node dev: data in %s, API on http://%s:%d/ (docs at /api/v1/docs)\n",

@@ -1,3 +1,5 @@
+//go:build !nodevchain
+
 package node
 
 import (
@@ -17,25 +19,11 @@ import (
 	"github.com/nvm-node/nvm-node/core/keys"
 )
 
-// DevChainOptions configure the embedded chain of `node dev`.
-type DevChainOptions struct {
-	// ChainID; 0 means devchain.DefaultChainID (8996, which the official SDK
-	// accepts).
-	ChainID uint64
-	// HTTPAddr is the loopback JSON-RPC address; empty means the port the
-	// official SDK dials for chain 8996 (devchain.DefaultHTTPAddr).
-	HTTPAddr string
-	// Contracts is the compiled contracts file; empty finds it (NVM_CONTRACTS_DIR,
-	// or the repository's build cache) and builds it when missing.
-	Contracts string
-	Logger    *slog.Logger
-}
-
 // StartDevChain starts the embedded dev chain under cfg.DataDir/chain, with
 // the Nevermined contracts deployed and the provider account funded, and
 // points cfg's chain settings at it. The caller closes the chain after the
 // node stops.
-func StartDevChain(ctx context.Context, cfg *config.Config, opts DevChainOptions) (*devchain.Chain, error) {
+func StartDevChain(ctx context.Context, cfg *config.Config, opts DevChainOptions) (*DevChain, error) {
 	path, err := locateContracts(ctx, opts.Contracts, opts.Logger)
 	if err != nil {
 		return nil, err
@@ -62,7 +50,14 @@ func StartDevChain(ctx context.Context, cfg *config.Config, opts DevChainOptions
 	cfg.Chain.RPCURL = chain.RPCURL()
 	cfg.Chain.ChainID = chain.ChainID()
 	cfg.Chain.ArtifactsFolder = chain.ArtifactsDir()
-	return chain, nil
+	dc := &DevChain{
+		RPCURL: chain.RPCURL(), ChainID: chain.ChainID(), ArtifactsDir: chain.ArtifactsDir(), ReadyIn: chain.ReadyIn(),
+		close: chain.Close,
+	}
+	for _, a := range chain.Accounts() {
+		dc.Accounts = append(dc.Accounts, DevAccount{Address: a.Address, KeyHex: a.KeyHex()})
+	}
+	return dc, nil
 }
 
 // locateContracts finds the compiled contracts, building them from the
