@@ -207,6 +207,9 @@ func (n *Node) Keys() *keys.Keyring { return n.keys }
 // Run serves until ctx ends, then stops accepting connections, lets requests
 // in flight finish within server.shutdown_timeout, and releases everything.
 func (n *Node) Run(ctx context.Context) error {
+	// Know the chain's state before the first request (bounded by
+	// chain.request_timeout), so GET / and /readyz never say "not checked".
+	n.prober.Check(ctx)
 	probeCtx, stopProbe := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { n.prober.Run(probeCtx) })
