@@ -6,11 +6,13 @@ import (
 	"net/http"
 
 	"github.com/nvm-node/nvm-node/core/auth"
+	"github.com/nvm-node/nvm-node/core/authz"
+	"github.com/nvm-node/nvm-node/core/chain"
 )
 
 // Authorizer decides, on-chain, whether a verified assertion's grantee may
-// have a token for its audience (SPEC 3.3). It returns an *Error for a
-// refusal the client should see.
+// have a token for its audience (SPEC 3.3). A refusal is an *authz.Denied;
+// chain.ErrUnavailable means the chain could not be asked.
 type Authorizer interface {
 	Authorize(ctx context.Context, a *auth.Assertion) error
 }
@@ -66,7 +68,7 @@ func (s *server) postToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.cfg.Authorizer.Authorize(r.Context(), a); err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, authzError(err))
 			return
 		}
 	default:
@@ -80,4 +82,17 @@ func (s *server) postToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, tokenResponse{AccessToken: token})
+}
+
+// authzError maps an authorization failure: a refusal is the reference's 401
+// with its reason; an unreachable chain is 503, never a hang or a 500.
+func authzError(err error) error {
+	var d *authz.Denied
+	switch {
+	case errors.As(err, &d):
+		return invalidAssertion(d.Reason)
+	case errors.Is(err, chain.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "the chain is unavailable; retry later", Cause: err, RetryAfter: 5}
+	}
+	return err
 }

@@ -47,6 +47,7 @@ type Node struct {
 	keys     *keys.Keyring
 	prober   *chain.Prober
 	metadata *store.Store
+	authz    *lazyAuthorizer
 	srv      *http.Server
 	ln       net.Listener
 	draining atomic.Bool
@@ -134,6 +135,11 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		sources = append(sources, mp)
 	}
 	cache = asset.NewCache(sources, asset.CacheOptions{})
+	var authorizer api.Authorizer
+	if cfg.Chain.RPCURL != "" {
+		n.authz = &lazyAuthorizer{cfg: cfg, keys: kr, resolver: cache, audit: log.With("component", "audit")}
+		authorizer = n.authz
+	}
 	files := fetch.Mux{}
 	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
 	files["http"], files["https"] = httpFiles, httpFiles
@@ -162,6 +168,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		MetadataGuard:   guard,
 		Resolver:        cache,
 		Files:           files,
+		Authorizer:      authorizer,
 	})
 	if err != nil {
 		return fail(err)
@@ -245,6 +252,9 @@ func (n *Node) Run(ctx context.Context) error {
 
 // closeResources releases what New opened, in reverse order.
 func (n *Node) closeResources() {
+	if n.authz != nil {
+		n.authz.Close()
+	}
 	if n.metadata != nil {
 		if err := n.metadata.Close(); err != nil {
 			n.log.Error("closing the metadata store", "error", err)

@@ -21,7 +21,15 @@ import (
 	"github.com/nvm-node/nvm-node/core/node"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// go-ethereum's process-wide sender cache (the e2e tests' dev chain),
+		// started once and never stopped.
+		goleak.IgnoreTopFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
+		// goleveldb drains its memory pool for up to a second after Close.
+		goleak.IgnoreTopFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
+	)
+}
 
 const reference = "../../../shared/testdata/reference"
 
