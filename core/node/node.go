@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ import (
 	"github.com/nvm-node/nvm-node/core/config"
 	"github.com/nvm-node/nvm-node/core/fetch"
 	"github.com/nvm-node/nvm-node/core/keys"
+	"github.com/nvm-node/nvm-node/core/pluginhost"
 )
 
 // Options configure a Node.
@@ -48,6 +50,7 @@ type Node struct {
 	prober   *chain.Prober
 	metadata *store.Store
 	authz    *lazyAuthorizer
+	plugins  *pluginhost.Host
 	srv      *http.Server
 	ln       net.Listener
 	draining atomic.Bool
@@ -143,9 +146,19 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	files := fetch.Mux{}
 	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
 	files["http"], files["https"] = httpFiles, httpFiles
+	// Backends from plugins.yaml: storage.<name> serves <name>:// URLs.
+	n.plugins = pluginhost.New(pluginhost.Options{Logger: log.With("component", "plugins")})
+	if err := n.plugins.Load(ctx, cfg.Plugins); err != nil {
+		return fail(fmt.Errorf("plugins: %w", err))
+	}
+	for _, e := range cfg.Plugins {
+		if b, ok := n.plugins.Storage(e.ID); ok {
+			files[e.Name()] = fetch.Storage{Backend: b}
+		}
+	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.plugins.Collector())
 	handler, err := api.New(api.Config{
 		Version:         opts.Version,
 		Keys:            kr,
@@ -252,6 +265,13 @@ func (n *Node) Run(ctx context.Context) error {
 
 // closeResources releases what New opened, in reverse order.
 func (n *Node) closeResources() {
+	if n.plugins != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.plugins.Close(ctx); err != nil {
+			n.log.Error("closing plugins", "error", err)
+		}
+		cancel()
+	}
 	if n.authz != nil {
 		n.authz.Close()
 	}
