@@ -199,6 +199,25 @@ func (c *Client) Call(ctx context.Context, contract, method string, args ...any)
 	return vals, nil
 }
 
+// callAt runs method m of the ABI at address to.
+func (c *Client) callAt(ctx context.Context, to common.Address, m *abi.Method, args ...any) ([]any, error) {
+	in, err := m.Inputs.Pack(args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	out, err := c.eth.CallContract(ctx, ethereum.CallMsg{To: &to, Data: append(append([]byte{}, m.ID...), in...)}, nil)
+	if err != nil {
+		return nil, c.err(m.Name, err)
+	}
+	vals, err := m.Outputs.Unpack(out)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrReverted, m.Name, err)
+	}
+	return vals, nil
+}
+
 // Balance returns the ether balance of an account.
 func (c *Client) Balance(ctx context.Context, account common.Address) (*big.Int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
