@@ -113,45 +113,71 @@ type Fulfilment struct {
 // payment is fulfilled. It sends no transaction. Errors: ErrNoAgreement,
 // ErrAgreementMismatch, ErrNotPaid, ErrConditionAborted, ErrUnavailable.
 func (p *Provider) VerifyLockPayment(ctx context.Context, o AccessOrder) (*PaidAccess, error) {
-	a, err := p.c.Agreement(ctx, o.AgreementID)
-	if err != nil {
-		return nil, err
-	}
-	if got := AgreementID(a.IDSeed, a.Creator); got != o.AgreementID {
-		return nil, fmt.Errorf("%w: agreement %s should be %s", ErrAgreementMismatch, o.AgreementID, got)
-	}
-	tmpl, err := p.c.contracts.Address(contracts.AccessTemplate)
-	if err != nil {
-		return nil, err
-	}
-	if a.Template != tmpl {
-		return nil, fmt.Errorf("%w: agreement %s was made with %s, not AccessTemplate", ErrAgreementMismatch, o.AgreementID, a.TemplateName)
-	}
-	if a.DID != o.DID {
-		return nil, fmt.Errorf("%w: agreement %s is for DID %s, not %s", ErrAgreementMismatch, o.AgreementID, a.DID, o.DID)
-	}
 	_, ids, err := p.c.AccessConditions(o.AgreementID, o.DID, o.Consumer, o.Price)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAgreementMismatch, err)
 	}
-	switch {
-	case !a.HasCondition(ids.Lock):
-		return nil, fmt.Errorf("%w: agreement %s was not made for the asset's price", ErrAgreementMismatch, o.AgreementID)
-	case !a.HasCondition(ids.Access) || !a.HasCondition(ids.Escrow):
-		return nil, fmt.Errorf("%w: agreement %s was not made for consumer %s", ErrAgreementMismatch, o.AgreementID, o.Consumer)
-	}
-	st, err := p.c.ConditionState(ctx, ids.Lock)
+	a, err := p.verifyAgreement(ctx, o.AgreementID, o.DID, contracts.AccessTemplate,
+		expect{ids.Lock, "the asset's price"}, expect{ids.Access, "consumer " + o.Consumer.Hex()}, expect{ids.Escrow, "consumer " + o.Consumer.Hex()})
 	if err != nil {
 		return nil, err
 	}
-	switch st {
-	case StateFulfilled:
-	case StateAborted:
-		return nil, fmt.Errorf("%w: lock payment of agreement %s", ErrConditionAborted, o.AgreementID)
-	default:
-		return nil, fmt.Errorf("%w: agreement %s: lock payment is %s", ErrNotPaid, o.AgreementID, st)
+	if err := p.checkLock(ctx, o.AgreementID, ids.Lock); err != nil {
+		return nil, err
 	}
 	return &PaidAccess{Order: o, IDs: ids, Agreement: a, verified: true}, nil
+}
+
+// expect is a condition id an agreement must hold, and what a mismatch
+// means.
+type expect struct {
+	id   common.Hash
+	what string
+}
+
+// verifyAgreement finds the agreement and checks its id against its seed
+// and creator (SPEC 4.5 step 2), its template, its DID and that it holds the
+// expected condition ids.
+func (p *Provider) verifyAgreement(ctx context.Context, id, did common.Hash, template string, want ...expect) (*Agreement, error) {
+	a, err := p.c.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if got := AgreementID(a.IDSeed, a.Creator); got != id {
+		return nil, fmt.Errorf("%w: agreement %s should be %s", ErrAgreementMismatch, id, got)
+	}
+	tmpl, err := p.c.contracts.Address(template)
+	if err != nil {
+		return nil, err
+	}
+	if a.Template != tmpl {
+		return nil, fmt.Errorf("%w: agreement %s was made with %s, not %s", ErrAgreementMismatch, id, a.TemplateName, template)
+	}
+	if a.DID != did {
+		return nil, fmt.Errorf("%w: agreement %s is for DID %s, not %s", ErrAgreementMismatch, id, a.DID, did)
+	}
+	for _, w := range want {
+		if !a.HasCondition(w.id) {
+			return nil, fmt.Errorf("%w: agreement %s was not made for %s", ErrAgreementMismatch, id, w.what)
+		}
+	}
+	return a, nil
+}
+
+// checkLock requires the lock payment condition to be fulfilled.
+func (p *Provider) checkLock(ctx context.Context, agreementID, lock common.Hash) error {
+	st, err := p.c.ConditionState(ctx, lock)
+	if err != nil {
+		return err
+	}
+	switch st {
+	case StateFulfilled:
+		return nil
+	case StateAborted:
+		return fmt.Errorf("%w: lock payment of agreement %s", ErrConditionAborted, agreementID)
+	default:
+		return fmt.Errorf("%w: agreement %s: lock payment is %s", ErrNotPaid, agreementID, st)
+	}
 }
 
 var errUnverified = errors.New("chain: PaidAccess did not come from VerifyLockPayment")

@@ -354,3 +354,37 @@ func TestAgreementLookupChunks(t *testing.T) {
 	_, err = late.Agreement(ctx, ag.ID)
 	mustErrIs(t, err, chain.ErrNoAgreement)
 }
+
+// TestRegisterMintableDID registers an ERC-1155 asset with the node as
+// provider, minting its cap to the publisher.
+func TestRegisterMintableDID(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	seed := seedOf("nft asset")
+	did, _, err := e.c.RegisterMintableDID(ctx, e.publisher, chain.MintableDID{Seed: seed, Checksum: seed,
+		Providers: []common.Address{e.node.Address()}, URL: "http://localhost/nft", Cap: big.NewInt(10), Mint: true})
+	if err != nil {
+		t.Fatalf("RegisterMintableDID: %v", err)
+	}
+	if did != chain.DIDFromSeed(seed, e.publisher.Address()) {
+		t.Fatalf("did %s", did)
+	}
+	owner, err := e.c.DIDOwner(ctx, did)
+	if err != nil || owner != e.publisher.Address() {
+		t.Fatalf("owner %s, %v", owner, err)
+	}
+	bal, err := e.c.Call(ctx, contracts.NFT1155Upgradeable, "balanceOf", e.publisher.Address(), new(big.Int).SetBytes(did[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bal[0].(*big.Int); got.Int64() != 10 {
+		t.Fatalf("publisher holds %s editions, want 10", got)
+	}
+	// The node is a provider: AccessCondition lets it in without an agreement.
+	if ok, err := e.c.HasAccess(ctx, e.node.Address(), did); err != nil || !ok {
+		t.Fatalf("provider has no access (%v)", err)
+	}
+	if ok, _ := e.c.HasAccess(ctx, e.consumer.Address(), did); ok {
+		t.Fatal("a stranger has access")
+	}
+}

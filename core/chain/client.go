@@ -181,20 +181,37 @@ func (c *Client) pack(contract, method string, args ...any) (common.Address, *ab
 // Call runs a view method of a contract (method is a name or a full
 // signature for overloads) and returns its decoded outputs.
 func (c *Client) Call(ctx context.Context, contract, method string, args ...any) ([]any, error) {
-	to, m, data, err := c.pack(contract, method, args...)
+	ct, err := c.contracts.Get(contract)
 	if err != nil {
 		return nil, err
 	}
+	m, err := ct.Method(method)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := c.callAt(ctx, ct.Address, m, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s.%w", contract, err)
+	}
+	return vals, nil
+}
+
+// callAt runs method m of the ABI at address to.
+func (c *Client) callAt(ctx context.Context, to common.Address, m *abi.Method, args ...any) ([]any, error) {
+	in, err := m.Inputs.Pack(args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
-	out, err := c.eth.CallContract(ctx, ethereum.CallMsg{To: &to, Data: data}, nil)
+	out, err := c.eth.CallContract(ctx, ethereum.CallMsg{To: &to, Data: append(append([]byte{}, m.ID...), in...)}, nil)
 	if err != nil {
-		return nil, c.err(contract+"."+m.Name, err)
+		return nil, c.err(m.Name, err)
 	}
 	vals, err := m.Outputs.Unpack(out)
 	if err != nil {
 		// An empty answer is what a call to an address without code gives.
-		return nil, fmt.Errorf("%w: %s.%s: %w", ErrReverted, contract, m.Name, err)
+		return nil, fmt.Errorf("%s: %w: %w", m.Name, ErrReverted, err)
 	}
 	return vals, nil
 }

@@ -1,6 +1,24 @@
-// Package chain is the node's view of the Ethereum chain: the Nevermined
-// artifacts folder, network names, and whether the chain answers.
+// Package chain is the node's on-chain layer: the Nevermined artifacts
+// folder and network names, whether the chain answers (Prober), and, through
+// a Client, everything the node reads from or sends to the Nevermined v3
+// contracts.
 //
-// Later work adds contract handles, agreement lookups and the transaction
-// sender here; this package owns every RPC connection the node makes.
+//   - Contract handles come from the artifacts folder
+//     (`<Contract>.<network>.json`), so the node runs against any v3
+//     deployment; overloaded methods are addressed by full signature.
+//   - Agreement and condition ids are computed locally exactly as the
+//     contracts do (SPEC 4.2/4.3; tests compare them with the contracts'
+//     own hashValues/generateId views).
+//   - Agreements are found through AgreementStoreManager and the template's
+//     AgreementCreated log, searched in bounded eth_getLogs chunks; condition
+//     states are read from the ConditionStoreManager. Only immutable facts
+//     are cached (fulfilled conditions, created agreements).
+//   - A Sender owns the provider account's nonce; a Provider verifies the
+//     lock payment before sending anything and fulfils each condition at
+//     most once, sharing one transaction among concurrent requests.
+//
+// Errors: ErrUnavailable wraps transport and RPC-side failures (answer 503
+// and retry later); ErrNoAgreement, ErrAgreementMismatch, ErrNotPaid,
+// ErrConditionAborted, ErrNotFulfilled and ErrReverted describe the
+// agreement. This package owns every RPC connection the node makes.
 package chain

@@ -38,7 +38,8 @@ var (
 )
 
 // classify turns an RPC error into one of the package's errors. JSON-RPC
-// answers that describe the call (reverts, bad input) are ErrReverted; the
+// answers that describe the call (reverts, which carry revert data, and EVM
+// errors) are ErrReverted; the
 // rest, including errors the node reports about itself, are ErrUnavailable.
 // The RPC URL is removed from the text, as it may carry an API key.
 func classify(rpcURL, op string, err error) error {
@@ -52,7 +53,7 @@ func classify(rpcURL, op string, err error) error {
 	var rpcErr rpc.Error
 	msg := redact(rpcURL, err.Error())
 	switch {
-	case errors.As(err, &dataErr) || strings.Contains(err.Error(), "execution reverted"):
+	case (errors.As(err, &dataErr) && dataErr.ErrorData() != nil) || strings.Contains(err.Error(), "execution reverted"):
 		return &chainError{msg: op + ": " + msg, kind: ErrReverted, err: err}
 	case errors.As(err, &rpcErr) && isCallError(rpcErr.ErrorCode(), err.Error()):
 		return &chainError{msg: op + ": " + msg, kind: ErrReverted, err: err}

@@ -121,6 +121,16 @@ func (c *Client) orderAccess(ctx context.Context, s *Sender, seed, did common.Ha
 		}
 		return out, err
 	}
+	txs, err := c.createAndPay(ctx, s, contracts.AccessTemplate, seed, did, condSeeds, 1, price)
+	out.Txs = append(out.Txs, txs...)
+	return out, err
+}
+
+// createAndPay calls template.createAgreementAndPayEscrow, idx being the
+// position of the lock payment among the template's conditions: ether is
+// attached, an ERC-20 token is approved to the LockPaymentCondition first.
+func (c *Client) createAndPay(ctx context.Context, s *Sender, template string, seed, did common.Hash, condSeeds [][32]byte, idx int64, price Price) ([]*Tx, error) {
+	var txs []*Tx
 	escrowC, err := c.contracts.Address(contracts.EscrowPaymentCondition)
 	if err != nil {
 		return nil, err
@@ -135,19 +145,22 @@ func (c *Client) orderAccess(ctx context.Context, s *Sender, seed, did common.Ha
 		}
 		tx, err := c.ApproveToken(ctx, s, price.Token, lockC, price.Total())
 		if tx != nil {
-			out.Txs = append(out.Txs, tx)
+			txs = append(txs, tx)
 		}
 		if err != nil {
-			return out, err
+			return txs, err
 		}
 	}
-	// _idx 1: the lock payment is the template's second condition.
-	tx, err := s.Transact(ctx, value, contracts.AccessTemplate, "createAgreementAndPayEscrow",
-		seed, did, condSeeds, zeros, zeros, s.from, big.NewInt(1), escrowC, price.Token, price.Amounts, price.Receivers)
-	if tx != nil {
-		out.Txs = append(out.Txs, tx)
+	zeros := make([]*big.Int, len(condSeeds))
+	for i := range zeros {
+		zeros[i] = new(big.Int)
 	}
-	return out, err
+	tx, err := s.Transact(ctx, value, template, "createAgreementAndPayEscrow",
+		seed, did, condSeeds, zeros, zeros, s.from, big.NewInt(idx), escrowC, price.Token, price.Amounts, price.Receivers)
+	if tx != nil {
+		txs = append(txs, tx)
+	}
+	return txs, err
 }
 
 // erc20ABI is the part of ERC-20 the helpers use.
@@ -203,4 +216,48 @@ func (c *Client) ApproveToken(ctx context.Context, s *Sender, token, spender com
 // request by default).
 func (c *Client) RequestTokens(ctx context.Context, s *Sender, wholeTokens *big.Int) (*Tx, error) {
 	return s.Transact(ctx, nil, contracts.Dispenser, "requestTokens", wholeTokens)
+}
+
+const registerMintableDID721Sig = "registerMintableDID721(bytes32,address,bytes32,address[],string,uint256,bool,bytes32,string)"
+
+// RegisterMintableDID721 registers an ERC-721 asset (m.Cap is ignored; with
+// m.Mint the registrant gets token uint256(did)) and returns its DID.
+func (c *Client) RegisterMintableDID721(ctx context.Context, s *Sender, m MintableDID) (common.Hash, *Tx, error) {
+	if m.NFTContract == (common.Address{}) {
+		a, err := c.contracts.Address(contracts.NFT721Upgradeable)
+		if err != nil {
+			return common.Hash{}, nil, err
+		}
+		m.NFTContract = a
+	}
+	if m.Providers == nil {
+		m.Providers = []common.Address{}
+	}
+	royalties := m.Royalties
+	if royalties == nil {
+		royalties = new(big.Int)
+	}
+	tx, err := s.Transact(ctx, nil, contracts.DIDRegistry, registerMintableDID721Sig, m.Seed, m.NFTContract, m.Checksum,
+		m.Providers, m.URL, royalties, m.Mint, [32]byte{}, "")
+	if err != nil {
+		return common.Hash{}, tx, err
+	}
+	return DIDFromSeed(m.Seed, s.from), tx, nil
+}
+
+// NFT721Owner is ERC-721 ownerOf(tokenID) on nftContract (zero: the
+// deployment's NFT721Upgradeable).
+func (c *Client) NFT721Owner(ctx context.Context, nftContract common.Address, tokenID *big.Int) (common.Address, error) {
+	ct, err := c.contracts.Get(contracts.NFT721Upgradeable)
+	if err != nil {
+		return common.Address{}, err
+	}
+	if nftContract == (common.Address{}) {
+		nftContract = ct.Address
+	}
+	m, err := ct.Method("ownerOf")
+	if err != nil {
+		return common.Address{}, err
+	}
+	return one[common.Address](c.callAt(ctx, nftContract, m, tokenID))
 }
