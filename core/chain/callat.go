@@ -2,9 +2,7 @@ package chain
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -12,19 +10,13 @@ import (
 // of the artifact named abiOf. The node uses it for contracts a DDO names
 // (an asset's own NFT contract) rather than the deployment's.
 func (c *Client) CallAt(ctx context.Context, abiOf string, at common.Address, method string, args ...any) ([]any, error) {
-	_, m, data, err := c.pack(abiOf, method, args...)
+	ct, err := c.contracts.Get(abiOf)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
-	defer cancel()
-	out, err := c.eth.CallContract(ctx, ethereum.CallMsg{To: &at, Data: data}, nil)
+	m, err := ct.Method(method)
 	if err != nil {
-		return nil, c.err(abiOf+"."+m.Name, err)
+		return nil, err
 	}
-	vals, err := m.Outputs.Unpack(out)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s.%s at %s: %w", ErrReverted, abiOf, m.Name, at.Hex(), err)
-	}
-	return vals, nil
+	return c.callAt(ctx, at, m, args...)
 }
