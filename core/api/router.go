@@ -60,6 +60,8 @@ type Config struct {
 	Tokens   *auth.Tokens
 	// Authorizer decides data audiences on-chain; nil refuses them.
 	Authorizer Authorizer
+	// NFTSeller serves nft-transfer; nil answers 501 (no chain).
+	NFTSeller NFTSeller
 	// Metadata, when set, is the node-hosted DDO store, served under the
 	// marketplace API's routes; MetadataGuard decides who may write.
 	Metadata      *store.Store
@@ -107,6 +109,7 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
 	r.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
 	r.Get("/api/v1/node/services/download/{index}", s.getDownload)
+	r.Post("/api/v1/node/services/nft-transfer", s.postNFTTransfer)
 	if cfg.Metadata != nil {
 		cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
 	}

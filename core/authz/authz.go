@@ -66,7 +66,9 @@ func (z *Authorizer) Authorize(ctx context.Context, a *auth.Assertion) (err erro
 	start := time.Now()
 	c := a.Claims
 	var d decision
-	defer func() { z.audit(ctx, c, &d, err, time.Since(start)) }()
+	defer func() {
+		z.audit(ctx, auditSubject{grantee: c.Issuer, audience: c.Audience, did: c.DID, agreement: c.AgreementID}, &d, err, time.Since(start))
+	}()
 	if c.DID == "" {
 		return deny("the assertion names no DID")
 	}
@@ -164,6 +166,36 @@ func (z *Authorizer) nftAccess(ctx context.Context, c auth.Claims, did asset.DID
 		return deny("the asset's NFT contract address is not valid")
 	}
 	erc, _ := ddo.ERCType()
+	need := big.NewInt(1)
+	if v, err := svc.ConditionParam("nftHolder", "_numberNfts"); err == nil && v.IsSet() && erc != 721 {
+		if n, err := v.BigInts(); err == nil && len(n) == 1 {
+			need = n[0]
+		}
+	}
+	if c.AgreementID != "" {
+		// The agreement path (SPEC 4.6; the reference recurses forever here
+		// for ERC-1155): the holder condition must be fulfilled, then the
+		// node fulfils the access condition.
+		d.checked = append(d.checked, "NFTHolderCondition", "NFTAccessCondition")
+		f, err := z.cfg.Provider.ProcessNFTAccess(ctx, chain.NFTAccessOrder{
+			AgreementID: common.HexToHash(c.AgreementID), DID: common.Hash(did), ERC721: erc == 721,
+			Consumer: c.Issuer, Amount: need, NFTContract: contract,
+		})
+		if f.ID != (common.Hash{}) {
+			d.fulfilment = append(d.fulfilment, f)
+		}
+		switch {
+		case errors.Is(err, chain.ErrNotHolder):
+			return deny("the holder condition of agreement %s is not fulfilled", c.AgreementID)
+		case errors.Is(err, chain.ErrNoAgreement):
+			return deny("Agreement %s not found", c.AgreementID)
+		case errors.Is(err, chain.ErrAgreementMismatch):
+			return deny("agreement %s does not match this asset, NFT or consumer", c.AgreementID)
+		case errors.Is(err, chain.ErrConditionAborted):
+			return deny("agreement %s has an aborted condition", c.AgreementID)
+		}
+		return err
+	}
 	if erc == 721 {
 		d.checked = append(d.checked, "ERC721.balanceOf")
 		bal, err := one[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT721Upgradeable, contract, "balanceOf", c.Issuer))
@@ -174,12 +206,6 @@ func (z *Authorizer) nftAccess(ctx context.Context, c auth.Claims, did asset.DID
 			return deny("address %s holds no NFT of %s", c.Issuer.Hex(), contract.Hex())
 		}
 		return nil
-	}
-	need := big.NewInt(1)
-	if v, err := svc.ConditionParam("nftHolder", "_numberNfts"); err == nil && v.IsSet() {
-		if n, err := v.BigInts(); err == nil && len(n) == 1 {
-			need = n[0]
-		}
 	}
 	tokenID := new(big.Int).SetBytes(did[:])
 	if v, err := svc.ConditionParam("nftHolder", "_tokenId"); err == nil {
@@ -216,11 +242,16 @@ func (z *Authorizer) resolve(ctx context.Context, did asset.DID) (*asset.DDO, er
 // accessPrice reads the escrow amounts and receivers and the lock's token
 // from the DDO's access service (SPEC 4.3: the node reads these params).
 func accessPrice(ddo *asset.DDO) (chain.Price, error) {
-	var p chain.Price
 	svc, err := ddo.ServiceByType("access")
 	if err != nil {
-		return p, err
+		return chain.Price{}, err
 	}
+	return servicePrice(svc)
+}
+
+// servicePrice reads a service's escrow amounts, receivers and token.
+func servicePrice(svc *asset.Service) (chain.Price, error) {
+	var p chain.Price
 	amounts, err := svc.ConditionParam("escrowPayment", "_amounts")
 	if err != nil {
 		return p, err
@@ -262,14 +293,20 @@ func one[T any](vals []any, err error) (T, error) {
 	return v, nil
 }
 
+// auditSubject is who asked for what.
+type auditSubject struct {
+	grantee                  common.Address
+	audience, did, agreement string
+}
+
 // audit writes the decision record: who, which DID and agreement, what was
 // checked and fulfilled (with transaction hashes), granted or why not.
-func (z *Authorizer) audit(ctx context.Context, c auth.Claims, d *decision, err error, took time.Duration) {
+func (z *Authorizer) audit(ctx context.Context, c auditSubject, d *decision, err error, took time.Duration) {
 	attrs := []slog.Attr{
-		slog.String("grantee", c.Issuer.Hex()),
-		slog.String("audience", c.Audience),
-		slog.String("did", c.DID),
-		slog.String("agreement", c.AgreementID),
+		slog.String("grantee", c.grantee.Hex()),
+		slog.String("audience", c.audience),
+		slog.String("did", c.did),
+		slog.String("agreement", c.agreement),
 		slog.Any("checked", d.checked),
 		slog.Duration("took", took),
 	}

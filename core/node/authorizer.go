@@ -37,6 +37,15 @@ func (l *lazyAuthorizer) Authorize(ctx context.Context, a *auth.Assertion) error
 	return z.Authorize(ctx, a)
 }
 
+// TransferNFT implements api.NFTSeller.
+func (l *lazyAuthorizer) TransferNFT(ctx context.Context, r authz.TransferRequest) ([]chain.Fulfilment, error) {
+	z, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return z.TransferNFT(ctx, r)
+}
+
 func (l *lazyAuthorizer) get(ctx context.Context) (*authz.Authorizer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -139,9 +139,10 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	}
 	cache = asset.NewCache(sources, asset.CacheOptions{})
 	var authorizer api.Authorizer
+	var seller api.NFTSeller
 	if cfg.Chain.RPCURL != "" {
 		n.authz = &lazyAuthorizer{cfg: cfg, keys: kr, resolver: cache, audit: log.With("component", "audit")}
-		authorizer = n.authz
+		authorizer, seller = n.authz, n.authz
 	}
 	files := fetch.Mux{}
 	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
@@ -182,6 +183,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Resolver:        cache,
 		Files:           files,
 		Authorizer:      authorizer,
+		NFTSeller:       seller,
 	})
 	if err != nil {
 		return fail(err)

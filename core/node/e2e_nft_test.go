@@ -1,0 +1,156 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/nvm-node/nvm-node/core/auth"
+	"github.com/nvm-node/nvm-node/core/chain"
+	"github.com/nvm-node/nvm-node/core/contracts"
+)
+
+// publishNFT registers a mintable ERC-1155 DID (editions minted to the
+// publisher, the node as provider) and stores its DDO with nft-sales and
+// nft-access services naming that NFT.
+func (e *e2e) publishNFT(price chain.Price) (common.Hash, common.Address) {
+	t, ctx := e.t, context.Background()
+	nft, err := e.client.Contracts().Address(contracts.NFT1155Upgradeable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	did, _, err := e.client.RegisterMintableDID(ctx, e.client.NewSender(e.publisher.Key), chain.MintableDID{
+		Seed: randomHash(), Checksum: randomHash(), Providers: []common.Address{e.provider},
+		URL: e.node.url, Cap: big.NewInt(10), Mint: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := json.Marshal([]map[string]any{{"index": 0, "contentType": "text/plain", "name": "nft.txt", "url": e.files.URL + "/nft.txt"}})
+	sealed := e.post("/api/v1/node/services/encrypt", "application/json", fmt.Sprintf(`{"method":"PSK-RSA","message":%q}`, list), "")["hash"].(string)
+	raw, err := os.ReadFile("../asset/testdata/ddo-nft1155.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	_ = json.Unmarshal(raw, &doc)
+	didHex := strings.TrimPrefix(did.Hex(), "0x")
+	doc["id"] = "did:nv:" + didHex
+	doc["publicKey"] = []any{map[string]any{"id": doc["id"], "type": "EthereumECDSAKey", "owner": e.publisher.Address.Hex()}}
+	doc["proof"].(map[string]any)["creator"] = e.publisher.Address.Hex()
+	var amounts, receivers []string
+	for i := range price.Amounts {
+		amounts, receivers = append(amounts, price.Amounts[i].String()), append(receivers, price.Receivers[i].Hex())
+	}
+	for _, s := range doc["service"].([]any) {
+		svc := s.(map[string]any)
+		attrs := svc["attributes"].(map[string]any)
+		if svc["type"] == "metadata" {
+			attrs["encryptedFiles"] = sealed
+			attrs["main"].(map[string]any)["nftType"] = "nft1155"
+			continue
+		}
+		tmpl, ok := attrs["serviceAgreementTemplate"].(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, c := range tmpl["conditions"].([]any) {
+			for _, p := range c.(map[string]any)["parameters"].([]any) {
+				param := p.(map[string]any)
+				switch param["name"] {
+				case "_did", "_documentId":
+					param["value"] = didHex
+				case "_amounts":
+					param["value"] = amounts
+				case "_receivers":
+					param["value"] = receivers
+				case "_tokenAddress":
+					param["value"] = price.Token.Hex()
+				case "_nftHolder":
+					param["value"] = e.publisher.Address.Hex()
+				case "_contractAddress":
+					param["value"] = nft.Hex()
+				case "_nftTransfer":
+					param["value"] = "true"
+				case "_numberNfts":
+					param["value"] = "1"
+				}
+			}
+		}
+	}
+	ddo, _ := json.Marshal(doc)
+	login := e.post("/api/v1/auth/login", "application/x-www-form-urlencoded", string(assertionForm(t, e.publisher.Key, nil)), "")
+	e.post("/api/v1/metadata/assets/ddo", "application/json", string(ddo), login["access_token"].(string))
+	return did, nft
+}
+
+func TestEndToEndNFTSaleAndAccess(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	price := chain.Price{Amounts: []*big.Int{big.NewInt(3e15)}, Receivers: []common.Address{e.publisher.Address}}
+	did, nft := e.publishNFT(price)
+	tokenID := new(big.Int).SetBytes(did[:])
+
+	// Without an NFT the consumer gets no nft-access token.
+	if code, body := e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": "0x", "did": didClaim(did)}); code != 401 {
+		t.Fatalf("nft-access without an NFT: %d %v", code, body)
+	}
+
+	sale := chain.NFTSale{DID: did, Holder: e.publisher.Address, Receiver: e.consumer.Address, Amount: big.NewInt(2),
+		Transfer: true, Price: price, NFTContract: nft}
+	ag, err := e.client.OrderNFT(ctx, e.client.NewSender(e.consumer.Key), randomHash(), sale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transfer := func(amount string) (int, map[string]any) {
+		body := fmt.Sprintf(`{"agreementId":%q,"nftHolder":%q,"nftReceiver":%q,"nftAmount":%q,"nftType":1155,"serviceIndex":-1}`,
+			strings.TrimPrefix(ag.ID.Hex(), "0x"), e.publisher.Address.Hex(), e.consumer.Address.Hex(), amount)
+		return e.postStatus("/api/v1/node/services/nft-transfer", "application/json", body, "")
+	}
+	if code, body := transfer("3"); code != 403 {
+		t.Fatalf("another amount than the agreement's: %d %v", code, body)
+	}
+	before, _ := e.client.Balance(ctx, e.publisher.Address)
+	if code, body := transfer("2"); code != 201 {
+		t.Fatalf("nft-transfer: %d %v", code, body)
+	}
+	if got, err := e.client.NFT1155Balance(ctx, nft, e.consumer.Address, tokenID); err != nil || got.Int64() != 2 {
+		t.Fatalf("buyer holds %v editions (%v), want 2", got, err)
+	}
+	after, _ := e.client.Balance(ctx, e.publisher.Address)
+	if got := new(big.Int).Sub(after, before); got.Cmp(price.Amounts[0]) != 0 {
+		t.Fatalf("publisher received %s, want %s", got, price.Amounts[0])
+	}
+	// A retry completes without sending anything again.
+	nonce, _ := e.client.NonceAt(ctx, e.provider)
+	if code, body := transfer("2"); code != 201 {
+		t.Fatalf("retried nft-transfer: %d %v", code, body)
+	}
+	if again, _ := e.client.NonceAt(ctx, e.provider); again != nonce {
+		t.Fatal("a retried transfer sent transactions again")
+	}
+	missing := `{"agreementId":"` + strings.Repeat("ab", 32) + `","nftReceiver":"` + e.consumer.Address.Hex() + `","nftAmount":"1"}`
+	if code, body := e.postStatus("/api/v1/node/services/nft-transfer", "application/json", missing, ""); code != 404 {
+		t.Fatalf("unknown agreement: %d %v", code, body)
+	}
+	if code, body := e.postStatus("/api/v1/node/services/nft-transfer", "application/json", "", ""); code != 400 || !strings.Contains(fmt.Sprint(body["message"]), "must be a string") {
+		t.Fatalf("no body: %d %v", code, body)
+	}
+
+	// Now a holder: an nft-access token, and the file through /nft-access and /download.
+	code, tok := e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": "0x", "did": didClaim(did)})
+	if code != 201 {
+		t.Fatalf("nft-access token as a holder: %d %v", code, tok)
+	}
+	for _, path := range []string{"/api/v1/node/services/nft-access/0x/0", "/api/v1/node/services/download/0"} {
+		if code, body := e.download(path, tok["access_token"].(string)); code != 200 || body != e.content {
+			t.Fatalf("%s: %d", path, code)
+		}
+	}
+}
