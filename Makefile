@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # official SDK against our metadata store, the ERC-1271 test wallet compiler.
 NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop core/auth/testdata/wallet
 
-.PHONY: all build build-slim dev run test check fuzz bench deps clean
+.PHONY: all build build-slim dev demo run test check fuzz bench deps clean
 
 all: build
 
@@ -23,6 +23,10 @@ build-slim:
 ## dev: run a local node on embedded defaults (keys made on first start under ./.nvm-dev)
 dev: build
 	./$(BIN) dev
+
+## demo: publish, buy and download against a running `make dev` (in another terminal)
+demo: build
+	./$(BIN) demo
 
 ## run: run the node with node.yaml / plugins.yaml / environment (see README)
 run: build

@@ -171,6 +171,11 @@ func TestDevNodeEndToEnd(t *testing.T) {
 		t.Fatalf("encrypt on the dev node: %v %v", err, resp)
 	}
 	resp.Body.Close()
+	// `node demo`: publish, refuse the unpaid, order and pay, authorize, download.
+	out, errOut, code := run(t, nil, "demo", "--node", first.url)
+	if code != 0 || !strings.Contains(out, "demo complete") || !strings.Contains(out, "identical to the file") {
+		t.Fatalf("node demo: exit %d\n%s\n%s", code, out, errOut)
+	}
 	first.stop(t)
 
 	second := startDev(t, dataDir)

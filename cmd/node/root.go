@@ -17,6 +17,10 @@ import (
 	"github.com/nvm-node/nvm-node/core/node"
 )
 
+// extraCommands are added by files that only some builds include (demo
+// needs the dev chain's accounts).
+var extraCommands []func() *cobra.Command
+
 func newRootCmd(stdout, stderr io.Writer, env []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "node",
@@ -32,6 +36,9 @@ Start with "node dev" to run a local node on embedded defaults.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(env), newDevCmd(env), newConfigCmd(env), newKeysCmd(), newVersionCmd())
+	for _, extra := range extraCommands {
+		root.AddCommand(extra())
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
