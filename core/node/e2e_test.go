@@ -32,7 +32,7 @@ import (
 // e2e is a node on a real dev chain with the real Nevermined contracts, a
 // publisher and a consumer with funded accounts, and a file server.
 type e2e struct {
-	t         *testing.T
+	t         testing.TB
 	node      *running
 	dev       *devchain.Chain
 	client    *chain.Client
@@ -43,7 +43,9 @@ type e2e struct {
 	files     *httptest.Server
 }
 
-func newE2E(t *testing.T) *e2e {
+func newE2E(t *testing.T) *e2e { return newE2EB(t) }
+
+func newE2EB(t testing.TB) *e2e {
 	t.Helper()
 	ctx := context.Background()
 	cfg := referenceConfig(t)
@@ -175,7 +177,7 @@ var (
 )
 
 // assertionForm signs a client assertion as the SDK does and form-encodes it.
-func assertionForm(t *testing.T, key *ecdsa.PrivateKey, claims map[string]any) []byte {
+func assertionForm(t testing.TB, key *ecdsa.PrivateKey, claims map[string]any) []byte {
 	if claims == nil {
 		claims = map[string]any{}
 	}

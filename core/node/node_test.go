@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 
 const reference = "../../../shared/testdata/reference"
 
-func referenceConfig(t *testing.T) *config.Config {
+func referenceConfig(t testing.TB) *config.Config {
 	t.Helper()
 	cfg, _, err := config.Load(config.Default(), config.Sources{Env: []string{
 		"PROVIDER_KEYFILE=" + filepath.Join(reference, "provider-keystore.json"),
@@ -55,7 +55,7 @@ type running struct {
 	logs *bytes.Buffer
 }
 
-func start(t *testing.T, cfg *config.Config) *running {
+func start(t testing.TB, cfg *config.Config) *running {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,7 +80,7 @@ func start(t *testing.T, cfg *config.Config) *running {
 	return r
 }
 
-func get(t *testing.T, url string) (int, map[string]any) {
+func get(t testing.TB, url string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
