@@ -16,6 +16,8 @@ import (
 
 	"github.com/nvm-node/nvm-node/core/asset"
 	"github.com/nvm-node/nvm-node/core/auth"
+	"github.com/nvm-node/nvm-node/core/authz"
+	"github.com/nvm-node/nvm-node/core/chain"
 	"github.com/nvm-node/nvm-node/core/fetch"
 )
 
@@ -79,7 +81,12 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		s.fail(w, r, badRequest("DID not specified"))
 		return
 	}
-	fileURL, file, err := s.fileURL(r, did, index)
+	ddo, err := s.resolve(r, did)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	fileURL, file, err := s.fileURL(ddo, index)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -88,6 +95,10 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		slog.String("grantee", grant.Grantee.Hex()), slog.String("audience", grant.Audience),
 		slog.String("did", grant.DID), slog.String("agreement", grant.AgreementID), slog.Int("index", index))
 	if r.URL.Query().Get("result") == "url" {
+		if err := s.charge(r, grant, did, ddo); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, fileURL)
@@ -99,6 +110,11 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		return
 	}
 	defer obj.Body.Close()
+	// Charged only once the file is in hand, so a failed fetch costs nothing.
+	if err := s.charge(r, grant, did, ddo); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	h := w.Header()
 	ct := file.ContentType
 	if ct == "" {
@@ -127,21 +143,41 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 	}
 }
 
-// fileURL resolves the DID, decrypts its file list and returns file index's
-// URL. Every decryption failure answers the same, so the endpoint cannot be
-// used as a padding oracle on PSK-RSA.
-func (s *server) fileURL(r *http.Request, did asset.DID, index int) (string, *asset.File, error) {
+// resolve finds the DDO of did.
+func (s *server) resolve(r *http.Request, did asset.DID) (*asset.DDO, error) {
 	ddo, err := s.cfg.Resolver.Resolve(r.Context(), did)
 	switch {
 	case errors.Is(err, asset.ErrNotFound):
-		return "", nil, &Error{Status: http.StatusNotFound, Message: "No such DID " + did.String(), Cause: err}
+		return nil, &Error{Status: http.StatusNotFound, Message: "No such DID " + did.String(), Cause: err}
 	case errors.Is(err, asset.ErrUnavailable):
-		return "", nil, &Error{Status: http.StatusServiceUnavailable, Message: "the asset's metadata could not be fetched; retry later", Cause: err, RetryAfter: 5}
+		return nil, &Error{Status: http.StatusServiceUnavailable, Message: "the asset's metadata could not be fetched; retry later", Cause: err, RetryAfter: 5}
 	case errors.Is(err, asset.ErrInvalidDDO):
-		return "", nil, &Error{Status: http.StatusUnprocessableEntity, Message: "the asset's DDO is not valid", Cause: err}
-	case err != nil:
-		return "", nil, err
+		return nil, &Error{Status: http.StatusUnprocessableEntity, Message: "the asset's DDO is not valid", Cause: err}
 	}
+	return ddo, err
+}
+
+// charge takes the credits one use costs when an NFT holder uses a credit
+// asset (SPEC 4.6; charged per use, not per token as in the reference).
+func (s *server) charge(r *http.Request, grant *auth.Grant, did asset.DID, ddo *asset.DDO) error {
+	if grant.Audience != auth.AudienceNFTAccess || s.cfg.Charger == nil || ddo.NFTType() != "nft1155-credit" {
+		return nil
+	}
+	_, err := s.cfg.Charger.ChargeCredits(r.Context(), grant.Grantee, did, ddo)
+	var d *authz.Denied
+	switch {
+	case errors.As(err, &d):
+		return &Error{Status: http.StatusPaymentRequired, Message: d.Reason, Cause: err}
+	case errors.Is(err, chain.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Message: "the chain is unavailable; retry later", Cause: err, RetryAfter: 5}
+	}
+	return err
+}
+
+// fileURL decrypts the DDO's file list and returns file index's URL. Every
+// decryption failure answers the same, so the endpoint cannot be used as a
+// padding oracle on PSK-RSA.
+func (s *server) fileURL(ddo *asset.DDO, index int) (string, *asset.File, error) {
 	undecryptable := &Error{Status: http.StatusUnprocessableEntity, Message: "the asset's file list cannot be decrypted by this node"}
 	sealed, err := ddo.EncryptedFiles()
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,11 @@ type Keyring interface {
 	EncryptPSKECDSA(msg []byte) (string, error)
 	DecryptPSKRSA(hash string) ([]byte, error)
 	DecryptPSKECDSA(hash string) ([]byte, error)
+}
+
+// Charger takes the NFT credits one use of a credit asset costs.
+type Charger interface {
+	ChargeCredits(ctx context.Context, grantee common.Address, did asset.DID, ddo *asset.DDO) (common.Hash, error)
 }
 
 // ChainStatus reports what the node knows of its chain.
@@ -62,6 +68,9 @@ type Config struct {
 	Authorizer Authorizer
 	// NFTSeller serves nft-transfer; nil answers 501 (no chain).
 	NFTSeller NFTSeller
+	// Charger takes NFT credits per use of a credit asset; nil charges
+	// nothing (no chain).
+	Charger Charger
 	// Metadata, when set, is the node-hosted DDO store, served under the
 	// marketplace API's routes; MetadataGuard decides who may write.
 	Metadata      *store.Store

@@ -37,6 +37,9 @@ func deny(format string, a ...any) *Denied { return &Denied{Reason: fmt.Sprintf(
 type Config struct {
 	Chain    *chain.Client
 	Provider *chain.Provider
+	// Sender sends the node's own transactions beyond condition fulfilments
+	// (credit burns); it is the Provider's account.
+	Sender *chain.Sender
 	Resolver asset.Resolver
 	// Audit receives one record per decision.
 	Audit *slog.Logger
@@ -47,8 +50,8 @@ type Authorizer struct{ cfg Config }
 
 // New returns an Authorizer.
 func New(cfg Config) (*Authorizer, error) {
-	if cfg.Chain == nil || cfg.Provider == nil || cfg.Resolver == nil || cfg.Audit == nil {
-		return nil, errors.New("authz: Chain, Provider, Resolver and Audit are required")
+	if cfg.Chain == nil || cfg.Provider == nil || cfg.Sender == nil || cfg.Resolver == nil || cfg.Audit == nil {
+		return nil, errors.New("authz: Chain, Provider, Sender, Resolver and Audit are required")
 	}
 	return &Authorizer{cfg: cfg}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/nvm-node/nvm-node/core/asset"
 	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/authz"
@@ -46,6 +48,15 @@ func (l *lazyAuthorizer) TransferNFT(ctx context.Context, r authz.TransferReques
 	return z.TransferNFT(ctx, r)
 }
 
+// ChargeCredits implements api.Charger.
+func (l *lazyAuthorizer) ChargeCredits(ctx context.Context, grantee common.Address, did asset.DID, ddo *asset.DDO) (common.Hash, error) {
+	z, err := l.get(ctx)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	return z.ChargeCredits(ctx, grantee, did, ddo)
+}
+
 func (l *lazyAuthorizer) get(ctx context.Context) (*authz.Authorizer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -62,9 +73,11 @@ func (l *lazyAuthorizer) get(ctx context.Context) (*authz.Authorizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: connecting for authorization: %w", chain.ErrUnavailable, err)
 	}
+	sender := c.NewSender(l.keys.PrivateKey())
 	z, err := authz.New(authz.Config{
 		Chain:    c,
-		Provider: chain.NewProvider(c.NewSender(l.keys.PrivateKey())),
+		Provider: chain.NewProvider(sender),
+		Sender:   sender,
 		Resolver: l.resolver,
 		Audit:    l.audit,
 	})

@@ -19,7 +19,7 @@ import (
 // publishNFT registers a mintable ERC-1155 DID (editions minted to the
 // publisher, the node as provider) and stores its DDO with nft-sales and
 // nft-access services naming that NFT.
-func (e *e2e) publishNFT(price chain.Price) (common.Hash, common.Address) {
+func (e *e2e) publishNFT(price chain.Price, nftType string) (common.Hash, common.Address) {
 	t, ctx := e.t, context.Background()
 	nft, err := e.client.Contracts().Address(contracts.NFT1155Upgradeable)
 	if err != nil {
@@ -53,7 +53,7 @@ func (e *e2e) publishNFT(price chain.Price) (common.Hash, common.Address) {
 		attrs := svc["attributes"].(map[string]any)
 		if svc["type"] == "metadata" {
 			attrs["encryptedFiles"] = sealed
-			attrs["main"].(map[string]any)["nftType"] = "nft1155"
+			attrs["main"].(map[string]any)["nftType"] = nftType
 			continue
 		}
 		tmpl, ok := attrs["serviceAgreementTemplate"].(map[string]any)
@@ -94,7 +94,7 @@ func TestEndToEndNFTSaleAndAccess(t *testing.T) {
 	e := newE2E(t)
 	ctx := context.Background()
 	price := chain.Price{Amounts: []*big.Int{big.NewInt(3e15)}, Receivers: []common.Address{e.publisher.Address}}
-	did, nft := e.publishNFT(price)
+	did, nft := e.publishNFT(price, "nft1155")
 	tokenID := new(big.Int).SetBytes(did[:])
 
 	// Without an NFT the consumer gets no nft-access token.
@@ -152,5 +152,59 @@ func TestEndToEndNFTSaleAndAccess(t *testing.T) {
 		if code, body := e.download(path, tok["access_token"].(string)); code != 200 || body != e.content {
 			t.Fatalf("%s: %d", path, code)
 		}
+	}
+}
+
+// TestEndToEndNFTCredits: SPEC 11.4, the reference burns credits on every
+// token request; here each file served costs the asset's credits, tokens
+// cost nothing, the owner pays nothing, and too few credits get 402.
+func TestEndToEndNFTCredits(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	price := chain.Price{Amounts: []*big.Int{big.NewInt(1e15)}, Receivers: []common.Address{e.publisher.Address}}
+	did, nft := e.publishNFT(price, "nft1155-credit") // a use costs 2 credits (nftAttributes amount)
+	tokenID := new(big.Int).SetBytes(did[:])
+	sale := chain.NFTSale{DID: did, Holder: e.publisher.Address, Receiver: e.consumer.Address, Amount: big.NewInt(5),
+		Transfer: true, Price: price, NFTContract: nft}
+	ag, err := e.client.OrderNFT(ctx, e.client.NewSender(e.consumer.Key), randomHash(), sale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`{"agreementId":%q,"nftReceiver":%q,"nftAmount":"5"}`, ag.ID.Hex(), e.consumer.Address.Hex())
+	if code, resp := e.postStatus("/api/v1/node/services/nft-transfer", "application/json", body, ""); code != 201 {
+		t.Fatalf("nft-transfer: %d %v", code, resp)
+	}
+	credits := func() int64 {
+		b, err := e.client.NFT1155Balance(ctx, nft, e.consumer.Address, tokenID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Int64()
+	}
+	newToken := func() string {
+		code, tok := e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": "0x", "did": didClaim(did)})
+		if code != 201 {
+			t.Fatalf("nft-access token: %d %v", code, tok)
+		}
+		return tok["access_token"].(string)
+	}
+	tok := newToken()
+	newToken()
+	if got := credits(); got != 5 {
+		t.Fatalf("token requests burned credits: %d left of 5", got)
+	}
+	for want := int64(3); want >= 1; want -= 2 {
+		if code, body := e.download("/api/v1/node/services/nft-access/0x/0", tok); code != 200 || body != e.content {
+			t.Fatalf("download: %d", code)
+		}
+		if got := credits(); got != want {
+			t.Fatalf("after a download %d credits left; want %d", got, want)
+		}
+	}
+	if code, body := e.download("/api/v1/node/services/nft-access/0x/0", tok); code != 402 || !strings.Contains(body, "credits") {
+		t.Fatalf("download without enough credits: %d %s", code, body)
+	}
+	if got := credits(); got != 1 {
+		t.Fatalf("a refused download burned credits: %d left", got)
 	}
 }

@@ -140,9 +140,10 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	cache = asset.NewCache(sources, asset.CacheOptions{})
 	var authorizer api.Authorizer
 	var seller api.NFTSeller
+	var charger api.Charger
 	if cfg.Chain.RPCURL != "" {
 		n.authz = &lazyAuthorizer{cfg: cfg, keys: kr, resolver: cache, audit: log.With("component", "audit")}
-		authorizer, seller = n.authz, n.authz
+		authorizer, seller, charger = n.authz, n.authz, n.authz
 	}
 	files := fetch.Mux{}
 	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
@@ -184,6 +185,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Files:           files,
 		Authorizer:      authorizer,
 		NFTSeller:       seller,
+		Charger:         charger,
 	})
 	if err != nil {
 		return fail(err)
