@@ -39,7 +39,7 @@ type Config struct {
 	Provider *chain.Provider
 	// Sender sends the node's own transactions beyond condition fulfilments
 	// (credit burns); it is the Provider's account.
-	Sender *chain.Sender
+	Sender   *chain.Sender
 	Resolver asset.Resolver
 	// Audit receives one record per decision.
 	Audit *slog.Logger
