@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -209,9 +210,14 @@ func startDev(t *testing.T, dataDir string) *devProcess {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	found := make(chan string, 1)
+	var mu sync.Mutex
+	var lines []string
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
@@ -220,8 +226,10 @@ func startDev(t *testing.T, dataDir string) *devProcess {
 	select {
 	case a := <-found:
 		return &devProcess{cmd: cmd, url: "http://" + a}
-	case <-time.After(30 * time.Second):
-		t.Fatal("node dev did not start listening")
+	case <-time.After(90 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("node dev did not start listening; it printed:\n%s", strings.Join(lines, "\n"))
 	}
 	return nil
 }

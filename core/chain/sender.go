@@ -215,10 +215,21 @@ func (c *Client) WaitReceipt(ctx context.Context, hash common.Hash) (*types.Rece
 	for {
 		cctx, ccancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 		r, err := c.eth.TransactionReceipt(cctx, hash)
-		ccancel()
 		if err == nil {
-			return r, nil
+			// A receipt can be served before the node's latest state includes
+			// its block (geth's dev beacon, load-balanced RPCs); reads that
+			// follow must see the transaction, so wait for the head too.
+			var head uint64
+			head, err = c.eth.BlockNumber(cctx)
+			if err == nil && r.BlockNumber != nil && head >= r.BlockNumber.Uint64() {
+				ccancel()
+				return r, nil
+			}
+			if err == nil {
+				err = ethereum.NotFound // not visible yet: poll again
+			}
 		}
+		ccancel()
 		if errors.Is(err, ethereum.NotFound) || isTxIndexing(err) {
 			failures = 0
 		} else {
