@@ -57,6 +57,22 @@ func (l *lazyAuthorizer) ChargeCredits(ctx context.Context, grantee common.Addre
 	return z.ChargeCredits(ctx, grantee, did, ddo)
 }
 
+// MetadataURL implements asset.MetadataURLSource: the DDO URL the DID
+// registry records, so DDOs published elsewhere resolve too.
+func (l *lazyAuthorizer) MetadataURL(ctx context.Context, did asset.DID) (string, error) {
+	if _, err := l.get(ctx); err != nil {
+		return "", fmt.Errorf("%w: %w", asset.ErrUnavailable, err)
+	}
+	u, err := l.client.MetadataURL(ctx, common.Hash(did))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%w: %w", asset.ErrUnavailable, err)
+	case u == "":
+		return "", fmt.Errorf("%w: %s is not registered on chain", asset.ErrNotFound, did)
+	}
+	return u, nil
+}
+
 func (l *lazyAuthorizer) get(ctx context.Context) (*authz.Authorizer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -346,3 +346,41 @@ func TestEndToEndChainDown(t *testing.T) {
 		t.Fatalf("GET / with the chain down: %d", code)
 	}
 }
+
+// TestEndToEndRegistryResolution: a DDO that is in neither the node's store
+// nor a marketplace resolves through the URL the DID registry records.
+func TestEndToEndRegistryResolution(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	var ddo []byte
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(ddo)
+	}))
+	t.Cleanup(elsewhere.Close)
+	seed := randomHash()
+	did, _, err := e.client.RegisterDID(ctx, e.client.NewSender(e.publisher.Key), seed, randomHash(),
+		[]common.Address{e.provider}, elsewhere.URL+"/ddo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := json.Marshal([]map[string]any{{"index": 0, "contentType": "text/plain", "url": e.files.URL + "/x"}})
+	sealed := e.post("/api/v1/node/services/encrypt", "application/json", fmt.Sprintf(`{"method":"PSK-RSA","message":%q}`, list), "")["hash"].(string)
+	raw, _ := os.ReadFile("../asset/testdata/ddo-access.json")
+	var doc map[string]any
+	_ = json.Unmarshal(raw, &doc)
+	doc["id"] = didClaim(did)
+	for _, s := range doc["service"].([]any) {
+		if svc := s.(map[string]any); svc["type"] == "metadata" {
+			svc["attributes"].(map[string]any)["encryptedFiles"] = sealed
+		}
+	}
+	ddo, _ = json.Marshal(doc)
+	code, tok := e.token(e.publisher.Key, map[string]any{"aud": auth.AudienceDownload, "did": didClaim(did)})
+	if code != 201 {
+		t.Fatalf("owner token: %d %v", code, tok)
+	}
+	if code, body := e.download("/api/v1/node/services/download/0", tok["access_token"].(string)); code != 200 || body != e.content {
+		t.Fatalf("download of a registry-resolved asset: %d", code)
+	}
+}

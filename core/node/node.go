@@ -130,20 +130,27 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 			TTL:    cfg.Auth.JWTExpiry,
 		}
 	}
+	fetcher := marketplace.NewFetcher(marketplace.Options{AllowPrivate: cfg.Storage.AllowPrivateURLs})
 	if cfg.Asset.MarketplaceURI != "" {
-		mp, err := marketplace.New(cfg.Asset.MarketplaceURI, marketplace.Options{})
+		mp, err := marketplace.New(cfg.Asset.MarketplaceURI, marketplace.Options{AllowPrivate: cfg.Storage.AllowPrivateURLs})
 		if err != nil {
 			return fail(err)
 		}
 		sources = append(sources, mp)
+		fetcher = mp
 	}
-	cache = asset.NewCache(sources, asset.CacheOptions{})
 	var authorizer api.Authorizer
 	var seller api.NFTSeller
 	var charger api.Charger
 	if cfg.Chain.RPCURL != "" {
-		n.authz = &lazyAuthorizer{cfg: cfg, keys: kr, resolver: cache, audit: log.With("component", "audit")}
+		n.authz = &lazyAuthorizer{cfg: cfg, keys: kr, audit: log.With("component", "audit")}
 		authorizer, seller, charger = n.authz, n.authz, n.authz
+		// Last resort: the DDO URL the DID registry records.
+		sources = append(sources, asset.RegistryResolver{Source: n.authz, Fetcher: fetcher})
+	}
+	cache = asset.NewCache(sources, asset.CacheOptions{})
+	if n.authz != nil {
+		n.authz.resolver = cache
 	}
 	files := fetch.Mux{}
 	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})

@@ -7,17 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/nvm-node/nvm-node/core/asset"
+	"github.com/nvm-node/nvm-node/core/fetch"
 )
 
 // Options configure a [Client]. Zero values are sensible defaults.
@@ -52,6 +50,10 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("marketplace: %q is not an http(s) base URL", redact(baseURL))
 	}
+	return build(u, opts), nil
+}
+
+func build(u *url.URL, opts Options) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
@@ -71,7 +73,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 		fetch:     &http.Client{Transport: fetchTransport, Timeout: opts.Timeout, CheckRedirect: limitRedirects},
 		timeout:   opts.Timeout,
 		userAgent: opts.UserAgent,
-	}, nil
+	}
 }
 
 func limitRedirects(req *http.Request, via []*http.Request) error {
@@ -85,36 +87,24 @@ func limitRedirects(req *http.Request, via []*http.Request) error {
 }
 
 func newTransport(allowPrivate bool) *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		// Checked on the address actually dialled, after DNS, so neither a
-		// hostname nor a redirect can lead inside the network.
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return err
-			}
-			if ip := ap.Addr().Unmap(); !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
-				return fmt.Errorf("%s is not a public address", ip)
-			}
-			return nil
-		}
-	}
-	proxy := http.ProxyFromEnvironment
-	if !allowPrivate {
-		// Through a proxy the dial check would see the proxy, not the target.
-		proxy = nil
-	}
-	return &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 10 * time.Second,
-	}
+	// One guard for every URL the node fetches (core/fetch): checked on the
+	// address actually dialled, so neither DNS nor a redirect leads inside.
+	return fetch.NewTransport(allowPrivate, 10*time.Second)
+}
+
+// NewFetcher returns a client that only fetches DDOs at URLs read from the
+// DID registry (FetchDDO), for nodes configured without a marketplace.
+func NewFetcher(opts Options) *Client {
+	c := build(&url.URL{Scheme: "http", Host: "fetch-only.invalid"}, opts)
+	c.api = &http.Client{Transport: errTransport{}}
+	return c
+}
+
+// errTransport refuses every request: a fetch-only client has no marketplace.
+type errTransport struct{}
+
+func (errTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("%w: no marketplace configured", asset.ErrUnavailable)
 }
 
 // Resolve implements asset.Resolver: GET {base}/api/v1/metadata/assets/ddo/{did}.
