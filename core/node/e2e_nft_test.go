@@ -21,11 +21,16 @@ import (
 // nft-access services naming that NFT.
 func (e *e2e) publishNFT(price chain.Price, nftType string) (common.Hash, common.Address) {
 	t, ctx := e.t, context.Background()
-	nft, err := e.client.Contracts().Address(contracts.NFT1155Upgradeable)
+	erc721 := strings.HasPrefix(nftType, "nft721")
+	name, register := contracts.NFT1155Upgradeable, e.client.RegisterMintableDID
+	if erc721 {
+		name, register = contracts.NFT721Upgradeable, e.client.RegisterMintableDID721
+	}
+	nft, err := e.client.Contracts().Address(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	did, _, err := e.client.RegisterMintableDID(ctx, e.client.NewSender(e.publisher.Key), chain.MintableDID{
+	did, _, err := register(ctx, e.client.NewSender(e.publisher.Key), chain.MintableDID{
 		Seed: randomHash(), Checksum: randomHash(), Providers: []common.Address{e.provider},
 		URL: e.node.url, Cap: big.NewInt(10), Mint: true,
 	})
@@ -54,6 +59,9 @@ func (e *e2e) publishNFT(price chain.Price, nftType string) (common.Hash, common
 		if svc["type"] == "metadata" {
 			attrs["encryptedFiles"] = sealed
 			attrs["main"].(map[string]any)["nftType"] = nftType
+			if erc721 {
+				attrs["main"].(map[string]any)["ercType"] = 721
+			}
 			continue
 		}
 		tmpl, ok := attrs["serviceAgreementTemplate"].(map[string]any)
@@ -206,5 +214,63 @@ func TestEndToEndNFTCredits(t *testing.T) {
 	}
 	if got := credits(); got != 1 {
 		t.Fatalf("a refused download burned credits: %d left", got)
+	}
+}
+
+// TestEndToEndNFTAgreementAndERC721: the nft-access agreement path for
+// ERC-1155 (SPEC 4.6: the reference recurses forever) and the holder path for
+// an ERC-721 asset bought through nft-transfer.
+func TestEndToEndNFTAgreementAndERC721(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	price := chain.Price{Amounts: []*big.Int{big.NewInt(1e15)}, Receivers: []common.Address{e.publisher.Address}}
+	consumer := e.client.NewSender(e.consumer.Key)
+	buy := func(did common.Hash, nft common.Address, erc721 bool, amount int64, nftType int) {
+		t.Helper()
+		sale := chain.NFTSale{DID: did, ERC721: erc721, Holder: e.publisher.Address, Receiver: e.consumer.Address,
+			Amount: big.NewInt(amount), Transfer: true, Price: price, NFTContract: nft}
+		ag, err := e.client.OrderNFT(ctx, consumer, randomHash(), sale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf(`{"agreementId":%q,"nftReceiver":%q,"nftAmount":"%d","nftType":%d}`, ag.ID.Hex(), e.consumer.Address.Hex(), amount, nftType)
+		if code, resp := e.postStatus("/api/v1/node/services/nft-transfer", "application/json", body, ""); code != 201 {
+			t.Fatalf("nft-transfer: %d %v", code, resp)
+		}
+	}
+
+	// ERC-1155, agreement path: the consumer holds an edition, creates an
+	// nft-access agreement and proves holding; the node fulfils access.
+	did, nft := e.publishNFT(price, "nft1155")
+	buy(did, nft, false, 1, 1155)
+	ag, err := e.client.OrderNFTAccess(ctx, consumer, randomHash(), chain.NFTAccessOrder{DID: did, Amount: big.NewInt(1), NFTContract: nft}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _ := e.client.NonceAt(ctx, e.provider)
+	code, tok := e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": ag.ID.Hex(), "did": didClaim(did), "service_index": 3})
+	if code != 201 {
+		t.Fatalf("nft-access agreement token: %d %v", code, tok)
+	}
+	if after, _ := e.client.NonceAt(ctx, e.provider); after != nonce+1 {
+		t.Fatalf("the node sent %d transactions; want 1 (NFTAccessCondition)", after-nonce)
+	}
+	path := "/api/v1/node/services/nft-access/" + strings.TrimPrefix(ag.ID.Hex(), "0x") + "/0"
+	if code, body := e.download(path, tok["access_token"].(string)); code != 200 || body != e.content {
+		t.Fatalf("download under the nft-access agreement: %d", code)
+	}
+
+	// ERC-721, holder path.
+	did721, nft721 := e.publishNFT(price, "nft721")
+	if code, _ := e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": "0x", "did": didClaim(did721)}); code != 401 {
+		t.Fatalf("ERC-721 access without the token: %d", code)
+	}
+	buy(did721, nft721, true, 1, 721)
+	code, tok = e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": "0x", "did": didClaim(did721)})
+	if code != 201 {
+		t.Fatalf("ERC-721 holder token: %d %v", code, tok)
+	}
+	if code, body := e.download("/api/v1/node/services/download/0", tok["access_token"].(string)); code != 200 || body != e.content {
+		t.Fatalf("ERC-721 holder download: %d", code)
 	}
 }
