@@ -173,4 +173,3 @@ func FuzzServerCall(f *testing.F) {
 		s.call(wasmabi.OpClose, 0, 0)
 	})
 }
-
