@@ -291,12 +291,14 @@ func (s *Storage) decode(st wasmabi.Status, payload []byte, resp proto.Message) 
 }
 
 // bounded derives the context of a call no caller's context bounds.
+// Without a timeout it is a context that is never done, which also spares
+// wazero a watcher goroutine per call.
 func (s *Storage) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
 	if s.cfg.CallTimeout > 0 {
 		return context.WithTimeout(ctx, s.cfg.CallTimeout)
 	}
-	return context.WithCancel(ctx)
+	return ctx, func() {}
 }
 
 // Info returns the Info read when the module was opened.
