@@ -83,10 +83,23 @@ func misbehaveWASM(t testing.TB) Entry {
 	return Entry{ID: "storage.misbehave", Runtime: RuntimeWASM, Path: path, SHA256: sha}
 }
 
+// wasmCacheEnv names a folder for the tests' compilation cache.
+const wasmCacheEnv = "NVM_WASM_TEST_CACHE"
+
 // wasmCacheDir is the compilation cache of the package's tests, so each
-// module compiles once per run rather than once per Host.
+// module compiles once per run rather than once per Host. Compiling the
+// test modules takes seconds and Go builds them byte for byte the same
+// each run, so the cache lives in the user's cache folder (or
+// $NVM_WASM_TEST_CACHE) and later runs skip the compile; wazero keys it
+// by module content and wazero version.
 func wasmCacheDir(t testing.TB) string {
 	wasmModule(t, "example.wasm")
+	if dir := os.Getenv(wasmCacheEnv); dir != "" {
+		return dir
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "nvm-node", "wazero-test")
+	}
 	return filepath.Join(wasmDir, "cache")
 }
 
