@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,7 +181,8 @@ func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plug
 }
 
 // lineLogger logs what a module writes to stdout or stderr, a line at a
-// time.
+// time. JSON lines from slog.NewJSONHandler keep their level, message and
+// attributes, as for process plugins.
 type lineLogger struct {
 	log    *slog.Logger
 	stream string
@@ -208,13 +210,45 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 				break
 			}
 		}
-		if line := bytes.TrimRight(l.buf[:i], "\r"); len(line) > 0 {
-			l.log.Info(string(line), "stream", l.stream)
-		}
+		l.emit(bytes.TrimRight(l.buf[:i], "\r"))
 		l.buf = l.buf[min(i+1, len(l.buf)):]
 	}
 	if len(l.buf) == 0 {
 		l.buf = nil
 	}
 	return len(p), nil
+}
+
+func (l *lineLogger) emit(line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	var rec map[string]any
+	if line[0] != '{' || json.Unmarshal(line, &rec) != nil {
+		l.log.Info(string(line), "stream", l.stream)
+		return
+	}
+	level, msg := slog.LevelInfo, "plugin log"
+	attrs := make([]any, 0, len(rec)+1)
+	for k, v := range rec {
+		switch k {
+		case "level":
+			if s, ok := v.(string); ok {
+				var lv slog.Level
+				if lv.UnmarshalText([]byte(s)) == nil {
+					level = lv
+				}
+			}
+		case "msg":
+			if s, ok := v.(string); ok && s != "" {
+				msg = s
+			}
+		case "time", "source":
+			// The node stamps its own.
+		default:
+			attrs = append(attrs, slog.Any(k, v))
+		}
+	}
+	attrs = append(attrs, slog.String("stream", l.stream))
+	l.log.Log(context.Background(), level, msg, attrs...)
 }

@@ -2,11 +2,14 @@ package pluginhost
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -311,5 +314,25 @@ func TestWASMCompilationCache(t *testing.T) {
 	})
 	if files == 0 {
 		t.Error("the compilation cache folder stayed empty")
+	}
+}
+
+func TestWASMLineLogger(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l := newLineLogger(log, "stderr")
+	fmt.Fprint(l, "plain text\n{\"time\":\"x\",\"level\":\"WARN\",\"msg\":\"structured\",\"n\":3}\npart")
+	fmt.Fprint(l, "ial\n\n")
+	var got []string
+	for line := range strings.Lines(buf.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprint(rec["level"], " ", rec["msg"], " ", rec["n"], " ", rec["stream"]))
+	}
+	want := []string{"INFO plain text <nil> stderr", "WARN structured 3 stderr", "INFO partial <nil> stderr"}
+	if !slices.Equal(got, want) {
+		t.Errorf("logged %q, want %q", got, want)
 	}
 }
