@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -229,7 +230,33 @@ func TestWASMPanicReplacesInstance(t *testing.T) {
 	if _, err := b.Put(t.Context(), "x", strings.NewReader("y"), storage.PutOptions{}); err != nil {
 		t.Errorf("Put after the panic: %v", err)
 	}
+
+	// A stream opened on an instance that then fails reports it.
+	rc, _, err := b.Get(t.Context(), "x", storage.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b.Stat(t.Context(), "panic")
+	if _, err := io.ReadAll(rc); !errors.Is(err, plugin.ErrUnavailable) {
+		t.Errorf("reading a stream of a failed instance: %v, want ErrUnavailable", err)
+	}
+	// So does a Put in progress: its reader triggers the failure midway.
+	_, err = b.Put(t.Context(), "y", io.MultiReader(strings.NewReader("abc"), readerFunc(func([]byte) (int, error) {
+		b.Stat(t.Context(), "panic")
+		return 0, io.EOF
+	})), storage.PutOptions{})
+	if !errors.Is(err, plugin.ErrUnavailable) {
+		t.Errorf("Put whose instance failed midway: %v, want ErrUnavailable", err)
+	}
+	if _, err := b.Stat(t.Context(), "y"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Stat after the failed Put: %v, want ErrNotFound", err)
+	}
 }
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 func TestWASMDirs(t *testing.T) {
 	granted := t.TempDir()
