@@ -77,14 +77,27 @@ func (s *server) fail(err error) []byte {
 	return s.respond(wasmabi.StatusError, wasmabi.EncodeError(err))
 }
 
-func (s *server) msg(m proto.Message, prefix ...byte) []byte {
+func (s *server) msg(m proto.Message) []byte {
 	s.out = append(s.out[:0], byte(wasmabi.StatusOK))
-	s.out = append(s.out, prefix...)
 	b, err := proto.MarshalOptions{}.MarshalAppend(s.out, m)
 	if err != nil {
 		return s.fail(fmt.Errorf("encoding the response: %w: %w", plugin.ErrInternal, err))
 	}
 	s.out = b
+	return s.out
+}
+
+// errNotUTF8 refuses object info protobuf cannot carry.
+var errNotUTF8 = fmt.Errorf("object info with strings that are not UTF-8: %w", plugin.ErrInternal)
+
+// object responds with prefix and info, encoded by hand: protobuf-go's
+// reflection costs tens of microseconds per message inside a module.
+func (s *server) object(prefix []byte, info storage.ObjectInfo) []byte {
+	if !wasmabi.ValidObject(info) {
+		return s.fail(errNotUTF8)
+	}
+	s.out = append(append(s.out[:0], byte(wasmabi.StatusOK)), prefix...)
+	s.out = wasmabi.AppendObjectInfo(s.out, info)
 	return s.out
 }
 
@@ -161,43 +174,49 @@ func (s *server) call(op wasmabi.Op, h uint32, n int) []byte {
 		if res.err != nil {
 			return s.fail(res.err)
 		}
-		return s.msg(&pb.PutResponse{Info: wasmabi.ObjectToPB(res.info)})
+		if !wasmabi.ValidObject(res.info) {
+			return s.fail(errNotUTF8)
+		}
+		s.out = wasmabi.AppendPutResponse(append(s.out[:0], byte(wasmabi.StatusOK)), res.info)
+		return s.out
 	case wasmabi.OpPutAbort:
 		s.abortPut(h)
 		return s.respond(wasmabi.StatusOK)
 	case wasmabi.OpStat:
-		var r pb.StatRequest
-		if err := proto.Unmarshal(req, &r); err != nil {
+		key, err := wasmabi.DecodeKeyRequest(req)
+		if err != nil {
 			return s.fail(badRequest(err))
 		}
-		info, err := s.b.Stat(ctx, r.Key)
+		info, err := s.b.Stat(ctx, key)
 		if err != nil {
 			return s.fail(err)
 		}
-		return s.msg(wasmabi.ObjectToPB(info))
+		return s.object(nil, info)
 	case wasmabi.OpDelete:
-		var r pb.DeleteRequest
-		if err := proto.Unmarshal(req, &r); err != nil {
+		key, err := wasmabi.DecodeKeyRequest(req)
+		if err != nil {
 			return s.fail(badRequest(err))
 		}
-		if err := s.b.Delete(ctx, r.Key); err != nil {
+		if err := s.b.Delete(ctx, key); err != nil {
 			return s.fail(err)
 		}
 		return s.respond(wasmabi.StatusOK)
 	case wasmabi.OpList:
-		var r pb.ListRequest
-		if err := proto.Unmarshal(req, &r); err != nil {
+		opts, err := wasmabi.DecodeListRequest(req)
+		if err != nil {
 			return s.fail(badRequest(err))
 		}
-		page, err := s.b.List(ctx, storage.ListOptions{Prefix: r.Prefix, After: r.After, Limit: int(r.Limit)})
+		page, err := s.b.List(ctx, opts)
 		if err != nil {
 			return s.fail(err)
 		}
-		resp := &pb.ListResponse{Next: page.Next}
 		for _, o := range page.Objects {
-			resp.Objects = append(resp.Objects, wasmabi.ObjectToPB(o))
+			if !wasmabi.ValidObject(o) {
+				return s.fail(errNotUTF8)
+			}
 		}
-		return s.msg(resp)
+		s.out = wasmabi.AppendListResponse(append(s.out[:0], byte(wasmabi.StatusOK)), page)
+		return s.out
 	}
 	return s.fail(fmt.Errorf("operation %d: %w", op, errors.ErrUnsupported))
 }
@@ -207,21 +226,21 @@ func badRequest(err error) error {
 }
 
 func (s *server) get(ctx context.Context, req []byte) []byte {
-	var r pb.GetRequest
-	if err := proto.Unmarshal(req, &r); err != nil {
+	key, rng, err := wasmabi.DecodeGetRequest(req)
+	if err != nil {
 		return s.fail(badRequest(err))
 	}
-	var opts storage.GetOptions
-	if r.Range != nil {
-		opts.Range = &storage.Range{Offset: r.Range.Offset, Length: r.Range.Length}
-	}
-	rc, info, err := s.b.Get(ctx, r.Key, opts)
+	rc, info, err := s.b.Get(ctx, key, storage.GetOptions{Range: rng})
 	if err != nil {
 		return s.fail(err)
 	}
+	if !wasmabi.ValidObject(info) {
+		rc.Close()
+		return s.fail(errNotUTF8)
+	}
 	h := s.handle()
 	s.readers[h] = rc
-	return s.msg(wasmabi.ObjectToPB(info), wasmabi.AppendHandle(nil, h)...)
+	return s.object(wasmabi.AppendHandle(nil, h), info)
 }
 
 // read answers with up to n bytes of the stream, or StatusEOF.
@@ -263,15 +282,15 @@ func (s *server) closeReader(h uint32) {
 }
 
 func (s *server) putOpen(ctx context.Context, req []byte) []byte {
-	var hd pb.PutHeader
-	if err := proto.Unmarshal(req, &hd); err != nil {
+	key, opts, err := wasmabi.DecodePutHeader(req)
+	if err != nil {
 		return s.fail(badRequest(err))
 	}
 	pr, pw := io.Pipe()
 	pctx, cancel := context.WithCancel(ctx)
 	p := &put{w: pw, cancel: cancel, done: make(chan putResult, 1)}
 	go func() {
-		info, err := s.b.Put(pctx, hd.Key, pr, storage.PutOptions{ContentType: hd.ContentType, IfAbsent: hd.IfAbsent})
+		info, err := s.b.Put(pctx, key, pr, opts)
 		// Later pushes fail at once instead of waiting for a reader.
 		pr.CloseWithError(errPutEnded)
 		p.done <- putResult{info, err}
