@@ -281,6 +281,30 @@ func TestWASMDirs(t *testing.T) {
 	}
 }
 
+// TestWASMDirWrites checks a read-only grant cannot be written and a
+// writable one can.
+func TestWASMDirWrites(t *testing.T) {
+	ro, rw := t.TempDir(), t.TempDir()
+	e := misbehaveWASM(t)
+	e.Grants.Dirs = []DirGrant{{Host: ro, Guest: "/ro", ReadOnly: true}, {Host: rw, Guest: "/rw"}}
+	b, _ := newWASMHost(t, e).Storage(e.ID)
+	if _, err := b.Stat(t.Context(), "write/ro/file"); !errors.Is(err, storage.ErrPermission) {
+		t.Errorf("writing into a read-only grant: %v, want a failure", err)
+	}
+	if _, err := os.Stat(filepath.Join(ro, "file")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the read-only folder was written to (%v)", err)
+	}
+	if _, err := b.Stat(t.Context(), "write/rw/file"); err != nil {
+		t.Errorf("writing into a writable grant: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(rw, "file")); err != nil || string(got) != "written" {
+		t.Errorf("the writable folder holds %q, %v", got, err)
+	}
+	if _, err := b.Stat(t.Context(), "write/tmp/file"); !errors.Is(err, storage.ErrPermission) {
+		t.Errorf("writing outside the grants: %v, want a failure", err)
+	}
+}
+
 func TestWASMRefused(t *testing.T) {
 	t.Run("WrongSHA256", func(t *testing.T) {
 		e := misbehaveWASM(t)

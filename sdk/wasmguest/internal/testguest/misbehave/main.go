@@ -6,6 +6,8 @@
 //	panic     panics (the Go runtime exits the module)
 //	read/...  lists the module's directory "/" + the rest of the key
 //	          (fails unless plugins.yaml granted it)
+//	write/... writes the module's file "/" + the rest of the key (fails
+//	          unless plugins.yaml granted its folder, writable)
 //
 // Any other key is an ordinary Stat. Build with GOOS=wasip1 GOARCH=wasm
 // go build -buildmode=c-shared.
@@ -51,6 +53,11 @@ func (b backend) Stat(ctx context.Context, key string) (storage.ObjectInfo, erro
 			return storage.ObjectInfo{}, &storage.Error{Op: "stat", Key: key, Err: fmt.Errorf("%w: %w", storage.ErrPermission, err)}
 		}
 		return storage.ObjectInfo{Key: key, Size: int64(len(entries))}, nil
+	case strings.HasPrefix(key, "write/"):
+		if err := os.WriteFile("/"+strings.TrimPrefix(key, "write/"), []byte("written"), 0o600); err != nil {
+			return storage.ObjectInfo{}, &storage.Error{Op: "stat", Key: key, Err: fmt.Errorf("%w: %w", storage.ErrPermission, err)}
+		}
+		return storage.ObjectInfo{Key: key}, nil
 	}
 	return b.Backend.Stat(ctx, key)
 }
