@@ -17,7 +17,10 @@
 // the most bytes wanted). The response, valid until the next call, is one
 // status byte followed by the payload: the response message, the raw bytes
 // of a Read, or an encoded error (see EncodeError). Calls on one instance
-// are never concurrent.
+// are never concurrent. The guest encodes the messages of the frequent
+// calls with the hand-written codecs of wire.go, byte for byte what
+// protobuf-go writes, because protobuf-go's reflection is slow inside a
+// module.
 //
 // # Streams
 //
