@@ -162,6 +162,7 @@ func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plug
 			return rt.InstantiateModule(ctx, cm, mc)
 		},
 		CallTimeout: e.Limits.CallTimeout,
+		MemoryLimit: uint64(pages) * wasmPage,
 		OnStart:     func() { stats.starts.Add(1) },
 		OnDiscard: func(why error) {
 			stats.crashes.Add(1)

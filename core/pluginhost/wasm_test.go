@@ -168,8 +168,8 @@ func TestWASMMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := b.Stat(t.Context(), "hog")
-	if !errors.Is(err, plugin.ErrUnavailable) || !strings.Contains(err.Error(), e.ID) {
-		t.Fatalf("Stat of a module exhausting its memory = %v, want ErrUnavailable naming %s", err, e.ID)
+	if !errors.Is(err, plugin.ErrUnavailable) || !strings.Contains(err.Error(), e.ID) || !strings.Contains(err.Error(), "out of memory") {
+		t.Fatalf("Stat of a module exhausting its memory = %v, want ErrUnavailable naming %s and saying why", err, e.ID)
 	}
 	// The next call runs on a fresh, configured instance; the in-memory
 	// object died with the old one.

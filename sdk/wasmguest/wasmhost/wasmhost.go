@@ -43,6 +43,9 @@ type Config struct {
 	// CallTimeout, when positive, bounds each call into the module that no
 	// caller's context bounds: the chunks of a stream and the steps of a Put.
 	CallTimeout time.Duration
+	// MemoryLimit is the instance's memory limit in bytes, if known, so a
+	// failure from running out of it can be reported as such.
+	MemoryLimit uint64
 	// OnStart runs after each instance starts; OnDiscard after an instance
 	// is discarded because it failed, with the reason. Both may be nil.
 	OnStart   func()
@@ -244,9 +247,28 @@ func (s *Storage) callLocked(ctx context.Context, op wasmabi.Op, h uint32, req [
 	return wasmabi.Status(out[0]), out[1:], nil
 }
 
+// outOfMemory reports whether the instance's memory is within a Go heap
+// arena (4 MiB on wasm) of its limit, the sign that the module died
+// failing to grow it.
+func (s *Storage) outOfMemory(mem api.Memory) (used uint64, ok bool) {
+	if mem == nil || s.cfg.MemoryLimit == 0 {
+		return 0, false
+	}
+	used = uint64(mem.Size())
+	return used, used+4<<20 > s.cfg.MemoryLimit
+}
+
 // failed discards the instance after a failed call and explains why.
 func (s *Storage) failed(ctx context.Context, err error) error {
+	var mem api.Memory
+	if s.inst != nil {
+		mem = s.inst.mem
+	}
+	used, oom := s.outOfMemory(mem)
 	s.discardLocked(err)
+	if oom && ctx.Err() == nil {
+		return fmt.Errorf("plugin %s: module ran out of memory (%d MiB used of its %d MiB limit; raise limits.memory in plugins.yaml if it needs more): %w", s.cfg.ID, used>>20, s.cfg.MemoryLimit>>20, plugin.ErrUnavailable)
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("plugin %s: module stopped when the call's context ended (%w); the next call starts a fresh instance", s.cfg.ID, cerr)
 	}
