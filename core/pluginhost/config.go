@@ -28,7 +28,7 @@ const (
 	RuntimeBuiltin Runtime = "builtin"
 	// RuntimeProcess: a separate binary speaking the rpcplugin protocol.
 	RuntimeProcess Runtime = "process"
-	// RuntimeWASM: a WebAssembly module run by wazero (not available yet).
+	// RuntimeWASM: a WebAssembly module (see sdk/wasmguest) run by wazero.
 	RuntimeWASM Runtime = "wasm"
 )
 

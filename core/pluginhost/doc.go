@@ -1,8 +1,8 @@
 // Package pluginhost turns the entries of plugins.yaml into the SDK's
 // backend interfaces (storage.Backend, compute.Backend), whatever runtime
 // each entry names: builtin (compiled in), process (a binary speaking
-// sdk/rpcplugin) or wasm (not available yet; such entries are refused with
-// an error wrapping errors.ErrUnsupported).
+// sdk/rpcplugin) or wasm (a WebAssembly module built with sdk/wasmguest,
+// run by wazero; storage backends only for now).
 //
 // The rest of the node holds only the interfaces. For process plugins the
 // Host interposes a supervisor: a crashed process is restarted on the next
@@ -10,4 +10,12 @@
 // that fails calls fast after repeated crashes; calls in flight when a
 // process dies fail with an error wrapping plugin.ErrUnavailable that names
 // the plugin. Processes die with the node (see sdk/rpcplugin).
+//
+// A WASM module gets nothing by default: no files but the folders of its
+// grants.dirs, no network (grants.hosts is refused), no environment, and
+// limits.memory (default 256MiB) of memory. Its sha256 is checked before it
+// compiles; compiled code is cached (Options.WASMCacheDir). A call that
+// outlives its context or limits.call_timeout stops the module; an instance
+// that traps, exits or is stopped is discarded and the next call starts and
+// configures a fresh one, counted as a crash in the plugin's metrics.
 package pluginhost

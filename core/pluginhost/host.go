@@ -28,6 +28,9 @@ type Options struct {
 	// Getenv reads the node's environment for grants.env; nil means
 	// os.Getenv.
 	Getenv func(string) string
+	// WASMCacheDir keeps compiled WASM modules across node restarts; empty
+	// means they are cached in memory only, for the Host's life.
+	WASMCacheDir string
 }
 
 // RestartPolicy tunes how crashed process plugins are restarted.
@@ -70,6 +73,7 @@ type Host struct {
 	storage map[string]storage.Backend
 	compute map[string]compute.Backend
 	closed  bool
+	wasm    wasmShared
 }
 
 // managed is one loaded plugin.
@@ -171,7 +175,11 @@ func (h *Host) load(ctx context.Context, e Entry) (managed, error) {
 		}
 		b = s.backend()
 	case RuntimeWASM:
-		return managed{}, fmt.Errorf("plugin %s: the wasm runtime is not available in this build: %w", e.ID, errors.ErrUnsupported)
+		w, err := h.loadWASM(ctx, e, stats)
+		if err != nil {
+			return managed{}, err
+		}
+		b = w
 	}
 	stats.up.Store(true)
 	// Every runtime goes through the same accounting wrapper.
@@ -254,5 +262,6 @@ func (h *Host) Close(ctx context.Context) error {
 		}
 		m.stats.up.Store(false)
 	}
+	h.wasm.close(ctx)
 	return errors.Join(errs...)
 }
