@@ -53,6 +53,7 @@ check:
 		(cd $$m && $(GO) vet ./...); \
 	done
 	@$(GO) vet -tags nodevchain ./cmd/... ./core/node/...
+	@cd sdk && GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasmguest/... ./examples/storage-wasm
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

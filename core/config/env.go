@@ -51,7 +51,7 @@ var notOurs = map[string]bool{
 	"NVM_DIR": true, "NVM_BIN": true, "NVM_INC": true, "NVM_CD_FLAGS": true, "NVM_RC_VERSION": true,
 	"NVM_NODEJS_ORG_MIRROR": true, "NVM_IOJS_ORG_MIRROR": true,
 	"NVM_BACKEND_URL": true, "NVM_BACKEND_AUTH": true, "NVM_APP_URL": true,
-	"NVM_CONTRACTS_DIR": true, "NVM_STORAGETEST_LARGE": true, "NVM_NODE_PLUGIN": true,
+	"NVM_CONTRACTS_DIR": true, "NVM_STORAGETEST_LARGE": true, "NVM_NODE_PLUGIN": true, "NVM_WASM_TEST_CACHE": true,
 }
 
 // envPrefix marks our own variables: NVM_SERVER__PORT sets server.port

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,7 +157,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
 	files["http"], files["https"] = httpFiles, httpFiles
 	// Backends from plugins.yaml: storage.<name> serves <name>:// URLs.
-	n.plugins = pluginhost.New(pluginhost.Options{Logger: log.With("component", "plugins")})
+	n.plugins = pluginhost.New(pluginhost.Options{Logger: log.With("component", "plugins"), WASMCacheDir: wasmCacheDir(cfg)})
 	if err := n.plugins.Load(ctx, cfg.Plugins); err != nil {
 		return fail(fmt.Errorf("plugins: %w", err))
 	}
@@ -300,4 +301,17 @@ func deriveKey(secret, purpose string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(purpose))
 	return m.Sum(nil)
+}
+
+// wasmCacheDir keeps compiled WASM modules across restarts (compiling one
+// takes seconds): under the data dir when there is one, else the user's
+// cache dir; "" (memory only) when neither exists.
+func wasmCacheDir(cfg *config.Config) string {
+	if cfg.DataDir != "" {
+		return filepath.Join(cfg.DataDir, "wasm-cache")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "nvm-node", "wasm")
+	}
+	return ""
 }

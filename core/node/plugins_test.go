@@ -25,8 +25,8 @@ import (
 )
 
 // TestServesThroughPlugins: files whose URLs name a storage plugin are served
-// through it, for a builtin backend and for a third-party process plugin
-// built from sdk/examples and declared in plugins.yaml with its checksum.
+// through it: a builtin backend, and third-party process and WASM plugins
+// built from sdk/examples and declared in plugins.yaml with their checksums.
 func TestServesThroughPlugins(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "storage-example")
@@ -39,8 +39,19 @@ func TestServesThroughPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	localRoot, exampleRoot := filepath.Join(dir, "local"), filepath.Join(dir, "example")
-	for root, body := range map[string]string{localRoot: "served by storage.local", exampleRoot: "served by a process plugin"} {
+	wasm := filepath.Join(dir, "storage-example.wasm")
+	wbuild := exec.Command("go", "build", "-buildmode=c-shared", "-o", wasm, "./examples/storage-wasm")
+	wbuild.Dir = "../../sdk"
+	wbuild.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := wbuild.CombinedOutput(); err != nil {
+		t.Fatalf("building the example WASM plugin: %v\n%s", err, out)
+	}
+	wsum, err := fileSHA256(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	localRoot, exampleRoot, wasmRoot := filepath.Join(dir, "local"), filepath.Join(dir, "example"), filepath.Join(dir, "wasm")
+	for root, body := range map[string]string{localRoot: "served by storage.local", exampleRoot: "served by a process plugin", wasmRoot: "served by a WASM module"} {
 		if err := os.MkdirAll(filepath.Join(root, "docs"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +68,14 @@ func TestServesThroughPlugins(t *testing.T) {
     path: %s
     sha256: %s
     config: {root: %q}
-`, localRoot, bin, sum, exampleRoot)
+  - id: storage.wasm-example
+    runtime: wasm
+    path: %s
+    sha256: %s
+    config: {root: /data}
+    grants:
+      dirs: [{host: %q, guest: /data}]
+`, localRoot, bin, sum, exampleRoot, wasm, wsum, wasmRoot)
 	plugins, err := pluginhost.Parse([]byte(yaml), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -71,17 +89,17 @@ func TestServesThroughPlugins(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Seed the store before the node opens it (bbolt takes one process lock).
-	did := seedAsset(t, cfg.Asset.StorePath, kr, []string{"local://docs/f.txt", "example://docs/f.txt", "nosuch://x"})
+	did := seedAsset(t, cfg.Asset.StorePath, kr, []string{"local://docs/f.txt", "example://docs/f.txt", "wasm-example://docs/f.txt", "nosuch://x"})
 	r := start(t, cfg)
 
 	tok := downloadToken(t, did)
-	for i, want := range []string{"served by storage.local", "served by a process plugin"} {
+	for i, want := range []string{"served by storage.local", "served by a process plugin", "served by a WASM module"} {
 		code, body := getBody(t, r.url+fmt.Sprintf("/api/v1/node/services/download/%d", i), tok)
 		if code != 200 || body != want {
 			t.Fatalf("file %d: %d %q", i, code, body)
 		}
 	}
-	if code, body := getBody(t, r.url+"/api/v1/node/services/download/2", tok); code != 501 {
+	if code, body := getBody(t, r.url+"/api/v1/node/services/download/3", tok); code != 501 {
 		t.Fatalf("unknown scheme: %d %s", code, body)
 	}
 }
