@@ -9,7 +9,8 @@ CONNS=${2:-64}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18030}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-[ -x bin/node ] || go build -o bin/node ./cmd/node
+BIN=${BIN:-bin/node}
+[ -x "$BIN" ] || go build -o bin/node ./cmd/node
 
 data=$(mktemp -d)
 log=$data/node.log
@@ -21,14 +22,14 @@ KEYS=${KEYS:-$([ -d "$REF" ] && echo reference || echo dev)}
 if [ "$KEYS" = reference ]; then
   PROVIDER_KEYFILE="$REF/provider-keystore.json" PROVIDER_PASSWORD=secret RSA_PRIVKEY_FILE="$REF/rsa_priv_key.pem" \
     JWT_SECRET_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-    ./bin/node serve --host 127.0.0.1 --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
+    "$BIN" serve --host 127.0.0.1 --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
 else
-  ./bin/node dev --data-dir "$data/dev" --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
+  "$BIN" dev --data-dir "$data/dev" --port "$PORT" --log-level "${LOG_LEVEL:-info}" 2>"$log" &
 fi
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 sleep 1
-rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
+rss() { awk '/VmRSS/ {r=$2} /RssAnon/ {a=$2} END {printf "%.1f MiB (anonymous %.1f MiB)", r/1024, a/1024}' "/proc/$pid/status"; }
 echo "node pid $pid ($KEYS keys, log level ${LOG_LEVEL:-info}), idle RSS $(rss)"
 
 cat >"$data/encrypt.lua" <<'LUA'
