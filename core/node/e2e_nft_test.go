@@ -273,4 +273,17 @@ func TestEndToEndNFTAgreementAndERC721(t *testing.T) {
 	if code, body := e.download("/api/v1/node/services/download/0", tok["access_token"].(string)); code != 200 || body != e.content {
 		t.Fatalf("ERC-721 holder download: %d", code)
 	}
+	// ERC-721, agreement path (NFT721AccessTemplate).
+	ag721, err := e.client.OrderNFTAccess(ctx, consumer, randomHash(), chain.NFTAccessOrder{DID: did721, ERC721: true, Amount: big.NewInt(1), NFTContract: nft721}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, tok = e.token(e.consumer.Key, map[string]any{"aud": auth.AudienceNFTAccess, "sub": ag721.ID.Hex(), "did": didClaim(did721)})
+	if code != 201 {
+		t.Fatalf("ERC-721 agreement token: %d %v", code, tok)
+	}
+	path = "/api/v1/node/services/nft-access/" + ag721.ID.Hex() + "/0"
+	if code, body := e.download(path, tok["access_token"].(string)); code != 200 || body != e.content {
+		t.Fatalf("ERC-721 agreement download: %d", code)
+	}
 }

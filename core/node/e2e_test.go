@@ -41,6 +41,7 @@ type e2e struct {
 	consumer  devchain.Account
 	content   string
 	files     *httptest.Server
+	chainDir  string
 }
 
 func newE2E(t *testing.T) *e2e { return newE2EB(t) }
@@ -50,8 +51,9 @@ func newE2EB(t testing.TB) *e2e {
 	ctx := context.Background()
 	cfg := referenceConfig(t)
 	provider := common.HexToAddress("0x068Ed00cF0441e4829D9784fCBe7b9e26D4BD8d0")
+	chainDir := t.TempDir()
 	dev, err := devchain.Start(ctx, devchain.Config{
-		DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Contracts: contractstest.Set(t),
+		DataDir: chainDir, HTTPAddr: "127.0.0.1:0", Contracts: contractstest.Set(t),
 		FundAccounts: []common.Address{provider},
 	})
 	if err != nil {
@@ -62,7 +64,7 @@ func newE2EB(t testing.TB) *e2e {
 	cfg.Asset.StorePath = filepath.Join(t.TempDir(), "metadata.db")
 	cfg.Storage.AllowPrivateURLs = true
 	cfg.Chain.RequestTimeout = 2 * time.Second
-	e := &e2e{t: t, dev: dev, provider: provider, publisher: dev.Accounts()[1], consumer: dev.Accounts()[2],
+	e := &e2e{t: t, dev: dev, chainDir: chainDir, provider: provider, publisher: dev.Accounts()[1], consumer: dev.Accounts()[2],
 		content: strings.Repeat("paid data\n", 5000)}
 	e.files = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(e.content)))
@@ -327,10 +329,12 @@ func TestEndToEndERC20(t *testing.T) {
 }
 
 // TestEndToEndChainDown: with the chain stopped, token requests that need it
-// answer 503 promptly, and the node keeps answering GET /.
+// answer 503 promptly and the node keeps answering GET /; when the chain
+// comes back, service resumes without restarting the node.
 func TestEndToEndChainDown(t *testing.T) {
 	e := newE2E(t)
 	did := e.publish(chain.Price{Amounts: []*big.Int{big.NewInt(1)}, Receivers: []common.Address{e.publisher.Address}})
+	rpcURL := e.dev.RPCURL()
 	if err := e.dev.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +348,20 @@ func TestEndToEndChainDown(t *testing.T) {
 	}
 	if code, _ := get(t, e.node.url+"/"); code != 200 {
 		t.Fatalf("GET / with the chain down: %d", code)
+	}
+	u, err := url.Parse(rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := devchain.Start(context.Background(), devchain.Config{
+		DataDir: e.chainDir, HTTPAddr: u.Host, Contracts: contractstest.Set(t), FundAccounts: []common.Address{e.provider},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = back.Close(context.Background()) })
+	if code, body := e.token(e.publisher.Key, map[string]any{"aud": auth.AudienceDownload, "did": didClaim(did)}); code != 201 {
+		t.Fatalf("token after the chain came back: %d %v\n%s", code, body, e.node.logs)
 	}
 }
 
