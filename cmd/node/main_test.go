@@ -264,3 +264,27 @@ func getJSON(t *testing.T, url string) map[string]any {
 	}
 	return m
 }
+
+func TestPluginsListAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte("plugins:\n  - id: storage.local\n    runtime: builtin\n    config: {root: "+filepath.Join(dir, "data")+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, nil, "plugins", "check", "--plugins", good)
+	if code != 0 || !strings.Contains(out, "storage.local") || !strings.Contains(out, "ok") {
+		t.Fatalf("check of a good file: %d\n%s\n%s", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("plugins:\n  - id: storage.x\n    runtime: process\n    path: "+nodeBin+"\n    sha256: "+strings.Repeat("0", 64)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = run(t, nil, "plugins", "list", "--plugins", bad)
+	if code != 0 || !strings.Contains(out, "MISMATCH") {
+		t.Fatalf("list: %d\n%s", code, out)
+	}
+	out, errOut, code = run(t, nil, "plugins", "check", "--plugins", bad)
+	if code == 0 || !strings.Contains(out, "checksum mismatch") {
+		t.Fatalf("check of a tampered plugin: %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -35,7 +35,7 @@ Start with "node dev" to run a local node on embedded defaults.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(env), newDevCmd(env), newConfigCmd(env), newKeysCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(env), newDevCmd(env), newConfigCmd(env), newKeysCmd(), newPluginsCmd(), newVersionCmd())
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())
 	}
