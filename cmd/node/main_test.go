@@ -267,6 +267,9 @@ func getJSON(t *testing.T, url string) map[string]any {
 
 func TestPluginsListAndCheck(t *testing.T) {
 	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	good := filepath.Join(dir, "good.yaml")
 	if err := os.WriteFile(good, []byte("plugins:\n  - id: storage.local\n    runtime: builtin\n    config: {root: "+filepath.Join(dir, "data")+"}\n"), 0o600); err != nil {
 		t.Fatal(err)
