@@ -42,9 +42,11 @@ deps:
 	done
 	@bash tools/contracts/build.sh >/dev/null
 
-## test: static checks, then every test of every module
+## test: static checks, then every test of every module. One package at a time
+## (-p 1): several packages start dev chains, and on 2 cores running them side
+## by side starved one into a 2-minute stall once (see the session notes).
 test: deps check
-	@set -e; for m in $(MODULES); do echo "== go test ($$m)"; (cd $$m && $(GO) test -count=1 ./...); done
+	@set -e; for m in $(MODULES); do echo "== go test ($$m)"; (cd $$m && $(GO) test -p 1 -count=1 ./...); done
 
 ## check: formatting and vet over every module
 check:
