@@ -300,7 +300,12 @@ func (p *Provider) fulfilOnce(ctx context.Context, f Fulfilment, method string, 
 		if err != nil {
 			return f, err
 		}
-		if st != StateFulfilled {
+		switch st {
+		case StateFulfilled:
+		case StateAborted:
+			// Fulfilling after the timeout aborts the condition instead.
+			return f, fmt.Errorf("%w: %s %s timed out (transaction %s)", ErrConditionAborted, f.Condition, f.ID, f.Tx)
+		default:
 			return f, fmt.Errorf("%w: %s %s is %s after transaction %s", ErrNotFulfilled, f.Condition, f.ID, st, f.Tx)
 		}
 		p.c.cfg.Logger.InfoContext(ctx, "condition fulfilled", "condition", f.Condition, "id", f.ID, "tx", f.Tx)

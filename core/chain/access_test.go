@@ -388,3 +388,34 @@ func TestRegisterMintableDID(t *testing.T) {
 		t.Fatal("a stranger has access")
 	}
 }
+
+// TestNodeNotProvider: when the node is neither owner nor provider of the
+// DID, the access fulfil would revert; it is refused at estimation, so
+// nothing is sent and the error says the chain refused.
+func TestNodeNotProvider(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	seed := seedOf("foreign asset")
+	did, _, err := e.c.RegisterDID(ctx, e.publisher, seed, seed, nil, "http://localhost/foreign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := chain.Price{Amounts: []*big.Int{ether(1)}, Receivers: []common.Address{e.publisher.Address()}}
+	ag, err := e.c.OrderAccess(ctx, e.consumer, seedOf("foreign"), did, price)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.nonce(e.node.Address())
+	_, err = e.provider.ProcessAccess(ctx, chain.AccessOrder{AgreementID: ag.ID, DID: did, Consumer: e.consumer.Address(), Price: price})
+	mustErrIs(t, err, chain.ErrReverted)
+	t.Logf("refused: %v", err)
+	if errors.Is(err, chain.ErrUnavailable) {
+		t.Fatalf("a revert reported as unavailable: %v", err)
+	}
+	if e.nonce(e.node.Address()) != before {
+		t.Fatal("a reverting fulfil was sent")
+	}
+	if s := e.state(ag.IDs.Access); s != chain.StateUnfulfilled {
+		t.Fatalf("access is %s", s)
+	}
+}

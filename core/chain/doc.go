@@ -14,11 +14,16 @@
 //     states are read from the ConditionStoreManager. Only immutable facts
 //     are cached (fulfilled conditions, created agreements).
 //   - A Sender owns the provider account's nonce; a Provider verifies the
-//     lock payment before sending anything and fulfils each condition at
-//     most once, sharing one transaction among concurrent requests.
+//     lock payment (or NFT holding) before sending anything and fulfils each
+//     condition at most once, sharing one transaction among concurrent
+//     requests: ProcessAccess (access), ProcessNFTAccess (nft-access),
+//     ProcessNFTSale (nft-transfer).
+//   - Publisher and consumer helpers (RegisterDID, OrderAccess, OrderNFT,
+//     OrderNFTAccess, RequestTokens, balances) do what the SDK does, for
+//     end-to-end tests and Go clients.
 //
 // Errors: ErrUnavailable wraps transport and RPC-side failures (answer 503
 // and retry later); ErrNoAgreement, ErrAgreementMismatch, ErrNotPaid,
-// ErrConditionAborted, ErrNotFulfilled and ErrReverted describe the
+// ErrNotHolder, ErrConditionAborted, ErrNotFulfilled and ErrReverted describe the
 // agreement. This package owns every RPC connection the node makes.
 package chain

@@ -81,7 +81,7 @@ func (s *Sender) Send(ctx context.Context, to common.Address, value *big.Int, da
 	}
 	gas, tip, feeCap, err := s.fees(ctx, to, value, data)
 	if err != nil {
-		return nil, errors.Join(err, errNotSent)
+		return nil, markNotSent(err)
 	}
 	hash, err := s.submit(ctx, func(nonce uint64) (*types.Transaction, error) {
 		return types.SignNewTx(s.key, types.LatestSignerForChainID(s.c.chainID), &types.DynamicFeeTx{
@@ -142,13 +142,13 @@ func (s *Sender) submit(ctx context.Context, sign func(nonce uint64) (*types.Tra
 			n, err := s.c.eth.PendingNonceAt(cctx, s.from)
 			cancel()
 			if err != nil {
-				return common.Hash{}, errors.Join(s.c.err("pending nonce", err), errNotSent)
+				return common.Hash{}, markNotSent(s.c.err("pending nonce", err))
 			}
 			s.nonce, s.haveNonce = n, true
 		}
 		tx, err := sign(s.nonce)
 		if err != nil {
-			return common.Hash{}, fmt.Errorf("sign transaction: %w", errors.Join(err, errNotSent))
+			return common.Hash{}, fmt.Errorf("sign transaction: %w", markNotSent(err))
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.c.cfg.CallTimeout)
 		err = s.c.eth.SendTransaction(cctx, tx)
@@ -162,7 +162,7 @@ func (s *Sender) submit(ctx context.Context, sign func(nonce uint64) (*types.Tra
 			continue
 		case isRejection(err):
 			// The node answered and refused: the nonce is still free.
-			return common.Hash{}, errors.Join(s.c.err("send transaction", err), errNotSent)
+			return common.Hash{}, markNotSent(s.c.err("send transaction", err))
 		default:
 			// The pool may or may not hold the transaction (a timeout after
 			// the request left): read the nonce again next time rather than
@@ -176,6 +176,14 @@ func (s *Sender) submit(ctx context.Context, sign func(nonce uint64) (*types.Tra
 // errNotSent marks failures that happened before a transaction left the
 // process: retrying them can never send a duplicate.
 var errNotSent = errors.New("transaction not sent")
+
+// notSent marks err with errNotSent without changing its message.
+type notSent struct{ err error }
+
+func (n notSent) Error() string   { return n.err.Error() }
+func (n notSent) Unwrap() []error { return []error{n.err, errNotSent} }
+
+func markNotSent(err error) error { return notSent{err} }
 
 // isRejection reports whether the RPC node answered the submission with a
 // JSON-RPC error (so it did not take the transaction).
