@@ -57,8 +57,8 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		s.fail(w, r, badRequest("index must be a non-negative integer"))
 		return
 	}
-	if agreementID != "" && strings.Trim(agreementID, "0x") == "" {
-		agreementID = "" // "0x": holder access without an agreement
+	if agreementID == "0x" {
+		agreementID = "" // the SDK's marker for holder access without an agreement
 	}
 	grant, err := s.cfg.Tokens.Verify(bearer, auth.Require{Audiences: audiences, AgreementID: agreementID})
 	switch {

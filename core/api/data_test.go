@@ -175,6 +175,7 @@ func TestTokensOnlyWhereIssued(t *testing.T) {
 	}{
 		{"access token on /download", "/api/v1/node/services/download/0", access, 403},
 		{"download token on /access", "/api/v1/node/services/access/" + agreement + "/0", download, 403},
+		{"all-zero path agreement is not 'no agreement'", "/api/v1/node/services/access/" + strings.Repeat("0", 64) + "/0", access, 403},
 		{"download token on /nft-access", "/api/v1/node/services/nft-access/" + agreement + "/0", download, 403},
 		{"login token", "/api/v1/node/services/download/0", login, 403},
 		{"no token", "/api/v1/node/services/download/0", "", 401},

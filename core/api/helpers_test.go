@@ -4,13 +4,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
 
 // newChunkedRequest makes a POST whose length the server cannot know up front.
 func newChunkedRequest(url string, r io.Reader) (*http.Request, error) {

@@ -201,7 +201,7 @@ func (z *Authorizer) nftAccess(ctx context.Context, c auth.Claims, did asset.DID
 	}
 	if erc == 721 {
 		d.checked = append(d.checked, "ERC721.balanceOf")
-		bal, err := one[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT721Upgradeable, contract, "balanceOf", c.Issuer))
+		bal, err := chain.Result[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT721Upgradeable, contract, "balanceOf", c.Issuer))
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (z *Authorizer) nftAccess(ctx context.Context, c auth.Claims, did asset.DID
 		}
 	}
 	d.checked = append(d.checked, "ERC1155.balanceOf")
-	bal, err := one[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT1155Upgradeable, contract, "balanceOf", c.Issuer, tokenID))
+	bal, err := chain.Result[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT1155Upgradeable, contract, "balanceOf", c.Issuer, tokenID))
 	if err != nil {
 		return err
 	}
@@ -279,21 +279,6 @@ func servicePrice(svc *asset.Service) (chain.Price, error) {
 		}
 	}
 	return p, p.Validate()
-}
-
-func one[T any](vals []any, err error) (T, error) {
-	var zero T
-	if err != nil {
-		return zero, err
-	}
-	if len(vals) == 0 {
-		return zero, fmt.Errorf("%w: empty answer", chain.ErrReverted)
-	}
-	v, ok := vals[0].(T)
-	if !ok {
-		return zero, fmt.Errorf("%w: unexpected answer type %T", chain.ErrReverted, vals[0])
-	}
-	return v, nil
 }
 
 // auditSubject is who asked for what.

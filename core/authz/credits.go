@@ -58,7 +58,7 @@ func (z *Authorizer) ChargeCredits(ctx context.Context, grantee common.Address, 
 		}
 	}
 	tokenID := new(big.Int).SetBytes(did[:])
-	bal, err := one[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT1155Upgradeable, contract, "balanceOf", grantee, tokenID))
+	bal, err := chain.Result[*big.Int](z.cfg.Chain.CallAt(ctx, contracts.NFT1155Upgradeable, contract, "balanceOf", grantee, tokenID))
 	if err != nil {
 		return common.Hash{}, err
 	}

@@ -249,6 +249,10 @@ func (c *Client) BlockNumber(ctx context.Context) (uint64, error) {
 	return n, nil
 }
 
+// Result returns the single decoded output of a Call or CallAt as a T, for
+// callers outside this package.
+func Result[T any](vals []any, err error) (T, error) { return one[T](vals, err) }
+
 func one[T any](vals []any, err error) (T, error) {
 	var zero T
 	if err != nil {
