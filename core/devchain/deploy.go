@@ -322,7 +322,11 @@ func (c *Chain) WaitReceipt(ctx context.Context, hash common.Hash) (*types.Recei
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for receipt: %w", ctx.Err())
+			// Say what the chain was doing, so that a stall can be told
+			// apart from a slow machine.
+			executable, queued := c.backend.TxPool().Stats()
+			return nil, fmt.Errorf("waiting for receipt (head %d, pool: %d executable, %d queued): %w",
+				c.backend.BlockChain().CurrentBlock().Number.Uint64(), executable, queued, ctx.Err())
 		case <-tick.C:
 		}
 	}

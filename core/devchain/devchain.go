@@ -88,6 +88,8 @@ type Chain struct {
 	log      *slog.Logger
 	stack    *node.Node
 	backend  *eth.Ethereum
+	beacon   *catalyst.SimulatedBeacon
+	sealer   *sealer
 	client   *ethclient.Client
 	accounts []Account
 	network  string
@@ -263,11 +265,13 @@ func (c *Chain) startNode(genesis *genesisFile) error {
 	if err != nil {
 		return fmt.Errorf("devchain: simulated beacon: %w", err)
 	}
-	// With period 0, registering the beacon's API starts the loop that seals
-	// a block whenever the pool has executable transactions. The "dev" and
-	// "testing" namespaces it adds are not in HTTPModules.
-	catalyst.RegisterSimulatedBeaconAPIs(c.stack, beacon)
+	// Period 0: the beacon seals only when asked. Our sealer asks whenever
+	// the pool has executable transactions (see sealer for why not
+	// catalyst.RegisterSimulatedBeaconAPIs' own loop).
 	c.stack.RegisterLifecycle(beacon)
+	c.beacon = beacon
+	c.sealer = newSealer(beacon, backend, c.log)
+	c.stack.RegisterLifecycle(c.sealer)
 
 	if err := c.stack.Start(); err != nil {
 		return fmt.Errorf("devchain: start node: %w", err)
