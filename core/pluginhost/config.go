@@ -53,6 +53,23 @@ type Entry struct {
 	Config plugin.Config `yaml:"-"`
 	Limits Limits        `yaml:"limits"`
 	Grants Grants        `yaml:"grants"`
+	// URLs are the file-URL prefixes a storage plugin serves, e.g.
+	// "s3://nvm-assets/": a DDO file URL starting with one is read from this
+	// plugin under the rest of the URL as key, and an upload to it is
+	// answered with the first prefix + key. Empty means "<name>://".
+	URLs []string `yaml:"urls"`
+}
+
+// URLPrefixes returns the file-URL prefixes a storage plugin serves:
+// URLs, or "<name>://" when none are declared. Compute plugins serve none.
+func (e Entry) URLPrefixes() []string {
+	if e.Kind() != plugin.KindStorage {
+		return nil
+	}
+	if len(e.URLs) > 0 {
+		return append([]string(nil), e.URLs...)
+	}
+	return []string{e.Name() + "://"}
 }
 
 // Limits bound a plugin.
@@ -119,6 +136,7 @@ type rawEntry struct {
 	Config  yaml.Node `yaml:"config"`
 	Limits  Limits    `yaml:"limits"`
 	Grants  Grants    `yaml:"grants"`
+	URLs    []string  `yaml:"urls"`
 }
 
 // LoadFile reads and validates a plugins.yaml file. Relative plugin paths
@@ -151,7 +169,7 @@ func Parse(data []byte, baseDir string) ([]Entry, error) {
 	seen := map[string]bool{}
 	entries := make([]Entry, 0, len(doc.Plugins))
 	for i, r := range doc.Plugins {
-		e := Entry{ID: r.ID, Runtime: r.Runtime, Path: r.Path, SHA256: strings.ToLower(r.SHA256), Args: r.Args, Limits: r.Limits, Grants: r.Grants}
+		e := Entry{ID: r.ID, Runtime: r.Runtime, Path: r.Path, SHA256: strings.ToLower(r.SHA256), Args: r.Args, Limits: r.Limits, Grants: r.Grants, URLs: r.URLs}
 		where := fmt.Sprintf("plugins[%d]", i)
 		if r.ID != "" {
 			where += " (" + r.ID + ")"
@@ -247,12 +265,42 @@ func (e Entry) problems() []error {
 			bad("grants.dirs: host %q and guest %q must both be absolute paths", d.Host, d.Guest)
 		}
 	}
+	if len(e.URLs) > 0 && plugin.Kind(kind) != plugin.KindStorage {
+		bad("urls apply to storage plugins only")
+	}
+	for _, u := range e.URLs {
+		if err := validURLPrefix(u); err != nil {
+			bad("urls: %q: %v", u, err)
+		}
+	}
 	for _, h := range e.Grants.Hosts {
 		if h == "" || strings.ContainsAny(h, "/ ") {
 			bad("grants.hosts: %q is not a host name", h)
 		}
 	}
 	return errs
+}
+
+// validURLPrefix accepts "scheme://" optionally followed by a host and path
+// ending in "/", so that a prefix never matches half a path element
+// ("s3://bucket" would also match "s3://bucket-other/...").
+func validURLPrefix(p string) error {
+	scheme, rest, ok := strings.Cut(p, "://")
+	if !ok || scheme == "" || strings.ToLower(scheme) != scheme {
+		return errors.New("want a lower-case scheme followed by ://, e.g. s3://bucket/")
+	}
+	for _, r := range scheme {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.') {
+			return errors.New("the scheme has characters a URL scheme cannot have")
+		}
+	}
+	if rest != "" && !strings.HasSuffix(rest, "/") {
+		return errors.New("a prefix with a host or path must end with /")
+	}
+	if strings.ContainsAny(rest, "?# \t\n") || strings.Contains(rest, "/../") || strings.Contains(rest, "/./") {
+		return errors.New("a prefix must not hold a query, fragment, spaces or dot segments")
+	}
+	return nil
 }
 
 // configJSON converts the YAML config mapping to the JSON document the

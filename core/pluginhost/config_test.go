@@ -140,3 +140,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestURLPrefixes(t *testing.T) {
+	doc := `
+plugins:
+  - id: storage.s3
+    runtime: builtin
+    urls: ["s3://nvm-assets/", "s3://nvm-archive/old/"]
+  - id: storage.local
+    runtime: builtin
+  - id: compute.wasm
+    runtime: builtin
+`
+	es, err := Parse([]byte(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"s3://nvm-assets/", "s3://nvm-archive/old/"}, {"local://"}, nil}
+	for i, e := range es {
+		if got := e.URLPrefixes(); strings.Join(got, ",") != strings.Join(want[i], ",") {
+			t.Errorf("%s: URLPrefixes %q, want %q", e.ID, got, want[i])
+		}
+	}
+	for _, bad := range []string{"s3://bucket", "S3://b/", "://b/", "s3:/b/", "s3://b/../c/", "s3://b/?x/", "s 3://b/"} {
+		doc := "plugins:\n  - id: storage.s3\n    runtime: builtin\n    urls: [\"" + bad + "\"]\n"
+		if _, err := Parse([]byte(doc), ""); err == nil || !strings.Contains(err.Error(), "urls") {
+			t.Errorf("prefix %q: err %v, want a urls problem", bad, err)
+		}
+	}
+	doc = "plugins:\n  - id: compute.k\n    runtime: builtin\n    urls: [\"k://\"]\n"
+	if _, err := Parse([]byte(doc), ""); err == nil || !strings.Contains(err.Error(), "storage plugins only") {
+		t.Errorf("compute with urls: %v", err)
+	}
+}
