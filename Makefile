@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/node
-# Modules of this repository: the node, and the plugin SDK (its own go.mod).
-MODULES := . sdk
+# Modules of this repository: the node, the plugin SDK, and the plugins heavy
+# enough to have their own go.mod (so the node binary does not link them).
+MODULES := . sdk $(patsubst %/go.mod,%,$(wildcard plugins/*/go.mod))
 FUZZTIME ?= 10s
 # npm projects the tests use: interop checks (Node.js crypto, eciesjs), the
 # official SDK against our metadata store, the ERC-1271 test wallet compiler.
