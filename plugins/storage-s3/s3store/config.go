@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -80,8 +81,18 @@ func parseConfig(raw plugin.Config) (Config, error) {
 	case strings.HasPrefix(c.Prefix, "/"):
 		return bad("prefix %q must not start with /", c.Prefix)
 	}
-	if c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
-		return bad("endpoint %q must be an http:// or https:// URL", c.Endpoint)
+	if c.Endpoint != "" {
+		// Checked before the endpoint is quoted in any message, as a URL
+		// may carry a password.
+		u, err := url.Parse(c.Endpoint)
+		switch {
+		case err != nil:
+			return bad("endpoint is not a URL")
+		case u.User != nil:
+			return bad("endpoint must not carry credentials (use access_key_id and secret_access_key)")
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			return bad("endpoint %q must be an http:// or https:// URL", c.Endpoint)
+		}
 	}
 	if c.PartSize == 0 {
 		c.PartSize = DefaultPartSize

@@ -134,11 +134,13 @@ func (st *state) putMultipart(ctx context.Context, key string, first *[]byte, r 
 		}
 		done := make(chan partResult, 1)
 		go func(buf *[]byte, n int, num int32) {
-			defer st.putPart(buf)
 			out, err := st.client.UploadPart(ctx, &s3.UploadPartInput{
 				Bucket: aws.String(st.cfg.Bucket), Key: st.object(key), UploadId: id, PartNumber: aws.Int32(num),
 				Body: bytes.NewReader((*buf)[:n]), ContentLength: aws.Int64(int64(n)),
 			})
+			// Back in the pool before the result is seen, so the reader's
+			// next part reuses it rather than allocating a third.
+			st.putPart(buf)
 			if err != nil {
 				done <- partResult{err: err}
 				return

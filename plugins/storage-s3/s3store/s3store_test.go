@@ -72,6 +72,8 @@ func TestConfigErrors(t *testing.T) {
 		{`{"bucket":"bkt","part_size":1048576}`, "part_size 1048576"},
 		{`{"bucket":"bkt","endpoint":"ftp://x"}`, "http:// or https://"},
 		{`{"bucket":"bkt","prefix":"/abs"}`, "must not start with /"},
+		{`{"bucket":"bkt","endpoint":"https://u:` + secret + `@s3.example"}`, "must not carry credentials"},
+		{`{"bucket":"bkt","endpoint":"https://s3.example/%zz` + secret + `"}`, "not a URL"},
 		{`{"bucket":"bkt","secret_access_key":123}`, "secret_access_key"},
 		{`{"bucket":"bkt"} {}`, "trailing data"},
 	} {
