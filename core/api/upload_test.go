@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,16 +15,23 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nvm-node/nvm-node/core/api"
+	"github.com/nvm-node/nvm-node/core/asset/store"
 	"github.com/nvm-node/nvm-node/core/auth"
+	"github.com/nvm-node/nvm-node/core/chain"
+	"github.com/nvm-node/nvm-node/core/fetch"
 	"github.com/nvm-node/nvm-node/core/filecrypt"
 	"github.com/nvm-node/nvm-node/sdk/storage"
 	"github.com/nvm-node/nvm-node/sdk/storage/memstorage"
@@ -614,5 +622,161 @@ func TestUploadNeverLogsThePassword(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "upload stored") {
 		t.Fatalf("upload not logged:\n%s", f.logs)
+	}
+}
+
+// sinkBackend keeps only the size and a hash of what each Put receives.
+type sinkBackend struct {
+	storage.Backend
+	mu   sync.Mutex
+	puts map[string][2]any // key -> size, sha256
+}
+
+func (s *sinkBackend) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	s.mu.Lock()
+	s.puts[key] = [2]any{n, fmt.Sprintf("%x", h.Sum(nil))}
+	s.mu.Unlock()
+	return storage.ObjectInfo{Key: key, Size: n}, nil
+}
+
+// TestUploadStreamsWithFlatMemory: 256 MiB uploads, plain and encrypted
+// (encrypt before and after the file), go through the handler into the
+// backend allocating a small fraction of their size: nothing is buffered
+// whole.
+func TestUploadStreamsWithFlatMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 768 MiB")
+	}
+	sink := &sinkBackend{Backend: newMem(t), puts: map[string][2]any{}}
+	f := newUploadFixture(t, withUploads(sink, 1<<30))
+	const size = 256 << 20
+	chunk := randomBytes(t, 1<<20)
+	// (A large file before encrypt=false would be read back for rewriting,
+	// which this sink cannot do; TestUploadFiles covers that path.)
+	for _, order := range []string{"plain", "encrypt first", "encrypt last"} {
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		go func() {
+			switch order {
+			case "plain":
+				mw.WriteField("encrypt", "false")
+			case "encrypt first":
+				mw.WriteField("encrypt", "true")
+			}
+			w, _ := mw.CreateFormFile("file", "big.bin")
+			for range size / len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					pw.CloseWithError(err)
+					return
+				}
+			}
+			if order == "encrypt last" {
+				mw.WriteField("encrypt", "true")
+			}
+			mw.Close()
+			pw.Close()
+		}()
+		req, _ := http.NewRequest("POST", f.srv.URL+uploadURL+"mem", pr)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		runtime.ReadMemStats(&after)
+		if resp.StatusCode != 201 {
+			t.Fatalf("%s: %d %s\n%s", order, resp.StatusCode, body, f.logs)
+		}
+		var a uploadAnswer
+		json.Unmarshal(body, &a)
+		got := sink.puts[strings.TrimPrefix(a.URL, "mem://bucket/")]
+		want := int64(size)
+		if order != "plain" {
+			want = filecrypt.CiphertextSize(size)
+		}
+		if got[0] != want {
+			t.Fatalf("%s: backend received %v bytes, want %d", order, got[0], want)
+		}
+		// Client, server and the multipart writer all run in this process;
+		// buffering the upload anywhere would allocate its 256 MiB.
+		t.Logf("%s: %d KiB allocated", order, (after.TotalAlloc-before.TotalAlloc)>>10)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+			t.Fatalf("%s: %d MiB allocated to upload 256 MiB", order, alloc>>20)
+		}
+	}
+}
+
+// BenchmarkUpload measures upload throughput through the handler (HTTP
+// client and server in this process) into a backend that only hashes.
+func BenchmarkUpload(b *testing.B) {
+	for _, encrypt := range []string{"false", "true"} {
+		b.Run("encrypt="+encrypt, func(b *testing.B) {
+			sink := &sinkBackend{Backend: memstorage.New(), puts: map[string][2]any{}}
+			cfg := benchConfig(b)
+			withUploads(sink, 1<<30)(&cfg)
+			h, err := api.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			const size = 64 << 20
+			chunk := randomBytes(b, 1<<20)
+			b.SetBytes(size)
+			for b.Loop() {
+				pr, pw := io.Pipe()
+				mw := multipart.NewWriter(pw)
+				go func() {
+					mw.WriteField("encrypt", encrypt)
+					w, _ := mw.CreateFormFile("file", "big.bin")
+					for range size / len(chunk) {
+						w.Write(chunk)
+					}
+					mw.Close()
+					pw.Close()
+				}()
+				resp, err := http.Post(srv.URL+uploadURL+"mem", mw.FormDataContentType(), pr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 201 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+// benchConfig is baseConfig for benchmarks: the same keys, no metadata
+// store.
+func benchConfig(b *testing.B) api.Config {
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Replay: auth.NewMemoryReplayStore(1000)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens, err := auth.NewTokens(auth.TokenConfig{Secret: []byte(strings.Repeat("t", 32)), TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(b.TempDir(), "metadata.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return api.Config{
+		Version: "bench", Keys: referenceKeyring(b), Chain: fixedChain{&chain.Status{Reason: "no chain configured"}},
+		Logger: discard(), Metrics: prometheus.NewRegistry(), MaxBodyBytes: 64 << 10,
+		Verifier: verifier, Tokens: tokens, Resolver: st, Files: fetch.Mux{},
 	}
 }
