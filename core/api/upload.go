@@ -184,6 +184,7 @@ func (s *server) postUpload(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		u.discardAll(ctx)
 		s.up.uploads.WithLabelValues(name, "failed").Inc()
+		conn.extend(true)
 		s.fail(w, r, err)
 		return
 	}
