@@ -45,6 +45,7 @@ type uploadFixture struct {
 	*testNode
 	mem    *memstorage.Backend
 	tokens *auth.Tokens
+	prefix string // of the answered URLs, "mem://bucket/" unless changed
 }
 
 func withUploads(mem storage.Backend, maxBytes int64) option {
@@ -61,7 +62,7 @@ func withUploads(mem storage.Backend, maxBytes int64) option {
 
 func newUploadFixture(t *testing.T, opts ...option) *uploadFixture {
 	t.Helper()
-	f := &uploadFixture{mem: newMem(t)}
+	f := &uploadFixture{mem: newMem(t), prefix: "mem://bucket/"}
 	all := append([]option{withUploads(f.mem, 16<<20), func(c *api.Config) { f.tokens = c.Tokens }}, opts...)
 	f.testNode = newTestNode(t, all...)
 	return f
@@ -130,7 +131,7 @@ func (f *uploadFixture) upload(parts ...part) uploadAnswer {
 // stored returns the bytes stored at the answer's URL.
 func (f *uploadFixture) stored(a uploadAnswer) []byte {
 	f.t.Helper()
-	key, ok := strings.CutPrefix(a.URL, "mem://bucket/")
+	key, ok := strings.CutPrefix(a.URL, f.prefix)
 	if !ok {
 		f.t.Fatalf("url %q lacks the backend's prefix", a.URL)
 	}
