@@ -15,6 +15,7 @@ type Config struct {
 	Auth    Auth    `koanf:"auth"`
 	Asset   Asset   `koanf:"asset"`
 	Storage Storage `koanf:"storage"`
+	Upload  Upload  `koanf:"upload"`
 	Log     Log     `koanf:"log"`
 	DataDir string  `koanf:"data_dir"`
 	// Plugins come from plugins.yaml only, parsed and validated by
@@ -96,6 +97,26 @@ type Storage struct {
 	AllowPrivateURLs bool `koanf:"allow_private_urls"`
 }
 
+// Upload configures POST /api/v1/node/services/upload/{backend}, which
+// stores files in the storage plugins of plugins.yaml.
+type Upload struct {
+	// MaxBytes caps an upload's request body. Uploads are streamed to the
+	// backend, so this bounds what a client may store, not memory.
+	MaxBytes int64 `koanf:"max_bytes"`
+	// Access is "public" (the reference's behaviour, which SDK clients
+	// expect) or "login": a bearer token issued by this node is required.
+	Access string `koanf:"access"`
+	// Uploaders, with access "login", are the only addresses that may
+	// upload; empty means any logged-in address.
+	Uploaders []string `koanf:"uploaders"`
+}
+
+// Upload access values.
+const (
+	UploadPublic = "public"
+	UploadLogin  = "login"
+)
+
 // Log configures the node's structured log.
 type Log struct {
 	Level  string `koanf:"level"`
@@ -121,8 +142,9 @@ func Default() Config {
 			RequestTimeout:  5 * time.Second,
 			ProbeInterval:   5 * time.Second,
 		},
-		Auth: Auth{JWTExpiry: time.Hour},
-		Log:  Log{Level: "info", Format: "json"},
+		Auth:   Auth{JWTExpiry: time.Hour},
+		Upload: Upload{MaxBytes: 10 << 30, Access: UploadPublic},
+		Log:    Log{Level: "info", Format: "json"},
 	}
 }
 

@@ -302,3 +302,26 @@ func TestExampleFilesLoad(t *testing.T) {
 		t.Fatalf("node.example.yaml disagrees with Default():\nexample %+v\ndefault %+v", ex, def)
 	}
 }
+
+func TestUploadSettings(t *testing.T) {
+	cfg := mustLoad(t, Sources{Env: required()})
+	if cfg.Upload.MaxBytes != 10<<30 || cfg.Upload.Access != UploadPublic || len(cfg.Upload.Uploaders) != 0 {
+		t.Fatalf("upload defaults: %+v", cfg.Upload)
+	}
+	node := writeFile(t, "node.yaml", "upload:\n  max_bytes: 1048576\n  access: login\n  uploaders: [\"0x00000000000000000000000000000000000000aA\"]\n")
+	cfg = mustLoad(t, Sources{NodeFile: node, Env: required()})
+	if cfg.Upload.MaxBytes != 1<<20 || cfg.Upload.Access != UploadLogin || len(cfg.Upload.Uploaders) != 1 {
+		t.Fatalf("upload settings: %+v", cfg.Upload)
+	}
+	bad := writeFile(t, "node.yaml", "upload:\n  max_bytes: 0\n  access: everyone\n  uploaders: [alice]\n")
+	msg := loadErr(t, Sources{NodeFile: bad, Env: required()})
+	for _, want := range []string{"upload.max_bytes: must be positive", `upload.access: "everyone" is not one of public, login`, `upload.uploaders[0]: "alice" is not an address`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	public := writeFile(t, "node.yaml", "upload:\n  uploaders: [\"0x00000000000000000000000000000000000000aA\"]\n")
+	if msg := loadErr(t, Sources{NodeFile: public, Env: required()}); !strings.Contains(msg, "upload.uploaders: needs upload.access: login") {
+		t.Errorf("uploaders without login accepted:\n%s", msg)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // minJWTSecret is the shortest HS256 secret accepted: below 32 bytes a secret
@@ -36,6 +38,23 @@ func (c *Config) Validate() Problems {
 	}
 	if c.Server.MaxBodyBytes <= 0 {
 		add("server.max_body_bytes: must be positive")
+	}
+	if c.Upload.MaxBytes <= 0 {
+		add("upload.max_bytes: must be positive")
+	}
+	switch c.Upload.Access {
+	case UploadPublic:
+		if len(c.Upload.Uploaders) > 0 {
+			add("upload.uploaders: needs upload.access: %s", UploadLogin)
+		}
+	case UploadLogin:
+	default:
+		add("upload.access: %q is not one of %s, %s", c.Upload.Access, UploadPublic, UploadLogin)
+	}
+	for i, a := range c.Upload.Uploaders {
+		if !common.IsHexAddress(a) {
+			add("upload.uploaders[%d]: %q is not an address", i, a)
+		}
 	}
 	checkURL(&p, "server.public_url", c.Server.PublicURL, "http", "https")
 	checkURL(&p, "chain.rpc_url", c.Chain.RPCURL, "http", "https", "ws", "wss")

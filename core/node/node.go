@@ -167,6 +167,11 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		}
 	}
 
+	upload, err := uploadConfig(ctx, cfg, n.plugins)
+	if err != nil {
+		return fail(err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.plugins.Collector())
 	handler, err := api.New(api.Config{
@@ -194,6 +199,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Authorizer:      authorizer,
 		NFTSeller:       seller,
 		Charger:         charger,
+		Upload:          upload,
 	})
 	if err != nil {
 		return fail(err)
