@@ -85,6 +85,8 @@ type server struct {
 	log  *slog.Logger
 	info infoCache
 	docs *docs
+	// charges remembers which downloads were charged (data_charge.go).
+	charges *chargeLedger
 }
 
 // New returns the node's HTTP handler.
@@ -100,7 +102,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, docs: d}
+	s := &server{cfg: cfg, log: cfg.Logger, docs: d, charges: newChargeLedger()}
 	m := newHTTPMetrics(cfg.Metrics)
 
 	r := chi.NewRouter()
