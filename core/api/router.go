@@ -89,6 +89,8 @@ type server struct {
 	info infoCache
 	docs *docs
 	up   *uploadMetrics
+	// charges remembers which downloads were charged (data_charge.go).
+	charges *chargeLedger
 }
 
 // New returns the node's HTTP handler.
@@ -107,7 +109,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics)}
+	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics), charges: newChargeLedger()}
 	m := newHTTPMetrics(cfg.Metrics)
 
 	r := chi.NewRouter()

@@ -95,6 +95,17 @@ type Storage struct {
 	// link-local addresses. Off by default: a publisher's URL must not be a
 	// way into the node's own network. `node dev` turns it on.
 	AllowPrivateURLs bool `koanf:"allow_private_urls"`
+	// IPFSGateway is the base URL of the IPFS HTTP gateway cid:// files are
+	// read through (GET {gateway}/ipfs/<cid>); empty: cid:// URLs answer 501.
+	// It may embed credentials, so it is printed masked.
+	IPFSGateway string `koanf:"ipfs_gateway" secret:"url"`
+	// IPFSAPI reads with the reference's Kubo RPC call
+	// `POST {gateway}/api/v0/cat?arg=<cid>` instead (no byte ranges).
+	IPFSAPI bool `koanf:"ipfs_api"`
+	// IPFSProjectID and IPFSProjectSecret, when both set, are sent to the
+	// gateway as HTTP basic auth (reference: IPFS_PROJECT_ID/SECRET).
+	IPFSProjectID     string `koanf:"ipfs_project_id"`
+	IPFSProjectSecret string `koanf:"ipfs_project_secret" secret:"true"`
 }
 
 // Upload configures POST /api/v1/node/services/upload/{backend}, which

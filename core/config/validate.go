@@ -59,6 +59,7 @@ func (c *Config) Validate() Problems {
 	checkURL(&p, "server.public_url", c.Server.PublicURL, "http", "https")
 	checkURL(&p, "chain.rpc_url", c.Chain.RPCURL, "http", "https", "ws", "wss")
 	checkURL(&p, "asset.marketplace_uri", c.Asset.MarketplaceURI, "http", "https")
+	checkURL(&p, "storage.ipfs_gateway", c.Storage.IPFSGateway, "http", "https")
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
