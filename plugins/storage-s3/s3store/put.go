@@ -132,6 +132,8 @@ func (st *state) putMultipart(ctx context.Context, key string, first *[]byte, r 
 			st.putPart(cur)
 			return "", 0, &storage.Error{Op: "put", Key: key, Err: fmt.Errorf("object exceeds %d parts of %d bytes: raise part_size", MaxParts, st.cfg.PartSize)}
 		}
+		// A short part is the last one.
+		last := curN < len(*cur)
 		done := make(chan partResult, 1)
 		go func(buf *[]byte, n int, num int32) {
 			out, err := st.client.UploadPart(ctx, &s3.UploadPartInput{
@@ -152,9 +154,7 @@ func (st *state) putMultipart(ctx context.Context, key string, first *[]byte, r 
 		}(cur, curN, num)
 		size += int64(curN)
 
-		// Read the next part while this one uploads. A short part was
-		// the last one.
-		last := curN < len(*cur)
+		// Read the next part while this one uploads.
 		var next *[]byte
 		var nextN int
 		var rerr error
