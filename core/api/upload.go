@@ -35,9 +35,8 @@ import (
 const uploadPath = "/api/v1/node/services/upload/"
 
 const (
-	// uploadIdle is how long an upload may go without progress before the
-	// connection's deadlines cut it.
-	uploadIdle = time.Minute
+	// defaultUploadIdle is UploadConfig.IdleTimeout's default.
+	defaultUploadIdle = time.Minute
 	// maxUploadParts bounds the parts of a multipart upload: a file, a
 	// message, encrypt, and a few fields clients add.
 	maxUploadParts = 32
@@ -69,6 +68,10 @@ type UploadConfig struct {
 	// Uploaders, when not empty, are the only addresses (token issuers)
 	// that may upload. Only with RequireLogin.
 	Uploaders []common.Address
+	// IdleTimeout is how long an upload may go without progress before its
+	// connection is cut; the server's read and write timeouts do not apply
+	// to uploads. Zero means one minute.
+	IdleTimeout time.Duration
 }
 
 func (c UploadConfig) validate() error {
@@ -168,23 +171,23 @@ func (s *server) postUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, tooLarge(limit))
 		return
 	}
-	conn := newUploadConn(w)
+	idle := s.cfg.Upload.IdleTimeout
+	if idle <= 0 {
+		idle = defaultUploadIdle
+	}
+	conn := newUploadConn(w, idle)
 	r.Body = http.MaxBytesReader(w, &progressBody{ReadCloser: r.Body, conn: conn}, limit)
 
 	u := &upload{s: s, target: target, backend: name}
 	err := u.run(ctx, r)
-	// From here on the node works for itself (finishing with the backend),
-	// so the connection's deadlines must not cut it.
-	stop := conn.keepAlive()
 	var res *stored
 	if err == nil {
 		res, err = u.finish(ctx)
 	}
-	stop()
 	if err != nil {
 		u.discardAll(ctx)
 		s.up.uploads.WithLabelValues(name, "failed").Inc()
-		conn.extend(true)
+		conn.answering()
 		s.fail(w, r, err)
 		return
 	}
@@ -198,7 +201,7 @@ func (s *server) postUpload(w http.ResponseWriter, r *http.Request) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "upload stored",
 		slog.String("backend", name), slog.String("key", res.key), slog.Int64("bytes", res.size),
 		slog.Bool("encrypted", encrypted), slog.Bool("rewritten", res.rewritten), slog.Duration("duration", time.Since(start)))
-	conn.extend(true)
+	conn.answering()
 	writeJSON(w, http.StatusCreated, uploadResult{URL: target.URLPrefix + res.key, Password: res.password})
 }
 
@@ -671,66 +674,61 @@ func messageKey() (string, error) {
 	return "fileUpload_" + hex.EncodeToString(b[:]) + ".data", nil
 }
 
-// uploadConn keeps an upload's connection deadlines ahead of it: every
-// read of the body moves them forward, so a slow but steady upload is not
-// cut by the server's read and write timeouts while a stalled one still
-// is; once the body is read, keepAlive holds them while the node finishes.
+// uploadConn manages an upload's connection deadlines in place of the
+// server's read and write timeouts, which would cut any upload longer than
+// them: every read of the body moves the read deadline forward, so a slow
+// but steady upload goes on while a stalled one is still cut, and the write
+// deadline is set when the answer is ready, however long the backend took.
 type uploadConn struct {
-	rc   *http.ResponseController
-	last atomic.Int64 // unix nanos of the last extension
+	rc       *http.ResponseController
+	idle     time.Duration
+	last     atomic.Int64 // unix nanos of the last extension
+	bodyDone atomic.Bool
 }
 
-func newUploadConn(w http.ResponseWriter) *uploadConn {
-	return &uploadConn{rc: http.NewResponseController(w)}
+func newUploadConn(w http.ResponseWriter, idle time.Duration) *uploadConn {
+	return &uploadConn{rc: http.NewResponseController(w), idle: idle}
 }
 
-// extend pushes both deadlines uploadIdle ahead, at most once a second
-// unless forced.
-func (c *uploadConn) extend(force bool) {
+// reading pushes the read deadline idle ahead, at most once per tenth of
+// idle.
+func (c *uploadConn) reading() {
 	now := time.Now()
-	if !force && now.UnixNano()-c.last.Load() < int64(time.Second) {
+	if c.bodyDone.Load() || now.UnixNano()-c.last.Load() < int64(c.idle/10) {
 		return
 	}
 	c.last.Store(now.UnixNano())
 	// Not every ResponseWriter supports deadlines (httptest's recorder).
-	_ = c.rc.SetReadDeadline(now.Add(uploadIdle))
-	_ = c.rc.SetWriteDeadline(now.Add(uploadIdle))
+	_ = c.rc.SetReadDeadline(now.Add(c.idle))
 }
 
-// keepAlive extends the deadlines until the returned stop is called.
-// Without it, the server's read of the idle connection after the body
-// (which it watches to notice a client leaving) would time out and cancel
-// the request's context while the backend finishes.
-func (c *uploadConn) keepAlive() (stop func()) {
-	c.extend(true)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(uploadIdle / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				c.extend(true)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
+// readAll is called when the body is read to its end. The server then
+// reads the idle connection to notice the client leaving, and cancels the
+// request's context if that read fails, so it must have no deadline while
+// the node finishes with the backend (net/http clears it; a deadline set by
+// reading would stay).
+func (c *uploadConn) readAll() {
+	if !c.bodyDone.Swap(true) {
+		_ = c.rc.SetReadDeadline(time.Time{})
 	}
 }
 
-// progressBody extends the deadlines as the body is read.
+// answering gives the answer idle to be written.
+func (c *uploadConn) answering() {
+	_ = c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+}
+
+// progressBody moves the read deadline as the body is read.
 type progressBody struct {
 	io.ReadCloser
 	conn *uploadConn
 }
 
 func (p *progressBody) Read(b []byte) (int, error) {
-	p.conn.extend(false)
-	return p.ReadCloser.Read(b)
+	p.conn.reading()
+	n, err := p.ReadCloser.Read(b)
+	if errors.Is(err, io.EOF) {
+		p.conn.readAll()
+	}
+	return n, err
 }
