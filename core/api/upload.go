@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,20 +11,16 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/filecrypt"
-	"github.com/nvm-node/nvm-node/sdk/plugin"
 	"github.com/nvm-node/nvm-node/sdk/storage"
 )
 
@@ -35,9 +29,8 @@ import (
 const uploadPath = "/api/v1/node/services/upload/"
 
 const (
-	// uploadIdle is how long an upload may go without progress before the
-	// connection's deadlines cut it.
-	uploadIdle = time.Minute
+	// defaultUploadIdle is UploadConfig.IdleTimeout's default.
+	defaultUploadIdle = time.Minute
 	// maxUploadParts bounds the parts of a multipart upload: a file, a
 	// message, encrypt, and a few fields clients add.
 	maxUploadParts = 32
@@ -69,6 +62,10 @@ type UploadConfig struct {
 	// Uploaders, when not empty, are the only addresses (token issuers)
 	// that may upload. Only with RequireLogin.
 	Uploaders []common.Address
+	// IdleTimeout is how long an upload may go without progress before its
+	// connection is cut; the server's read and write timeouts do not apply
+	// to uploads. Zero means one minute.
+	IdleTimeout time.Duration
 }
 
 func (c UploadConfig) validate() error {
@@ -168,23 +165,23 @@ func (s *server) postUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, tooLarge(limit))
 		return
 	}
-	conn := newUploadConn(w)
+	idle := s.cfg.Upload.IdleTimeout
+	if idle <= 0 {
+		idle = defaultUploadIdle
+	}
+	conn := newUploadConn(w, idle)
 	r.Body = http.MaxBytesReader(w, &progressBody{ReadCloser: r.Body, conn: conn}, limit)
 
 	u := &upload{s: s, target: target, backend: name}
 	err := u.run(ctx, r)
-	// From here on the node works for itself (finishing with the backend),
-	// so the connection's deadlines must not cut it.
-	stop := conn.keepAlive()
 	var res *stored
 	if err == nil {
 		res, err = u.finish(ctx)
 	}
-	stop()
 	if err != nil {
 		u.discardAll(ctx)
 		s.up.uploads.WithLabelValues(name, "failed").Inc()
-		conn.extend(true)
+		conn.answering()
 		s.fail(w, r, err)
 		return
 	}
@@ -198,7 +195,7 @@ func (s *server) postUpload(w http.ResponseWriter, r *http.Request) {
 	s.log.LogAttrs(ctx, slog.LevelInfo, "upload stored",
 		slog.String("backend", name), slog.String("key", res.key), slog.Int64("bytes", res.size),
 		slog.Bool("encrypted", encrypted), slog.Bool("rewritten", res.rewritten), slog.Duration("duration", time.Since(start)))
-	conn.extend(true)
+	conn.answering()
 	writeJSON(w, http.StatusCreated, uploadResult{URL: target.URLPrefix + res.key, Password: res.password})
 }
 
@@ -460,119 +457,6 @@ func (u *upload) discardAll(ctx context.Context) {
 	}
 }
 
-// putObject streams src into key, through filecrypt when password is set.
-// It returns the plaintext bytes read, the error reading src (the client's
-// body, usually) and the backend's error. On any error the key is deleted,
-// in case the backend's Put is not as atomic as the storage contract says.
-func (s *server) putObject(ctx context.Context, t UploadTarget, key string, src io.Reader, password, contentType string) (int64, error, error) {
-	in := &sourceReader{r: src}
-	var body io.Reader = in
-	done := make(chan error, 1)
-	var pr *io.PipeReader
-	if password == "" {
-		done <- nil
-	} else {
-		var pw *io.PipeWriter
-		pr, pw = io.Pipe()
-		enc, err := filecrypt.NewWriter(pw, password)
-		if err != nil {
-			return 0, nil, err
-		}
-		go func() {
-			_, err := io.Copy(enc, in)
-			if err == nil {
-				err = enc.Close()
-			}
-			pw.CloseWithError(err) // nil: the backend sees EOF
-			done <- err
-		}()
-		body = pr
-		contentType = "application/octet-stream"
-	}
-	_, putErr := t.Backend.Put(ctx, key, body, storage.PutOptions{ContentType: contentType})
-	if pr != nil {
-		pr.CloseWithError(errPutReturned) // unblocks the encrypter if Put stopped early
-	}
-	encErr := <-done
-	switch {
-	case in.err != nil:
-		s.discard(ctx, t, key)
-		return in.n, in.err, nil
-	case putErr != nil:
-		s.discard(ctx, t, key)
-		return in.n, nil, putErr
-	case encErr != nil || !in.eof:
-		s.discard(ctx, t, key)
-		return in.n, nil, fmt.Errorf("the backend returned before reading all the data (%d bytes read): %w", in.n, errors.Join(encErr, errShortPut))
-	}
-	return in.n, nil, nil
-}
-
-var (
-	errPutReturned = errors.New("storage Put returned")
-	errShortPut    = errors.New("short Put")
-)
-
-// discard deletes key, best effort: after a failed Put there is usually
-// nothing to delete.
-func (s *server) discard(ctx context.Context, t UploadTarget, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := t.Backend.Delete(ctx, key); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.log.WarnContext(ctx, "could not delete a failed upload's object", "key", key, "error", err)
-	}
-}
-
-// sourceReader records how much of src was read, whether to its end, and
-// the first error other than EOF.
-type sourceReader struct {
-	r   io.Reader
-	n   int64
-	eof bool
-	err error
-}
-
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.n += int64(n)
-	switch {
-	case errors.Is(err, io.EOF):
-		s.eof = true
-	case err != nil && s.err == nil:
-		s.err = err
-	}
-	return n, err
-}
-
-// bodyError answers a failure to read the request body.
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	var e *Error
-	switch {
-	case errors.As(err, &mbe):
-		return tooLarge(mbe.Limit)
-	case errors.As(err, &e):
-		return e
-	}
-	return &Error{Status: http.StatusBadRequest, Message: "the request body could not be read as multipart/form-data", Cause: err}
-}
-
-// backendError answers a storage backend's failure without its details,
-// which may name buckets or hosts; they are logged.
-func backendError(name string, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return err
-	case errors.Is(err, plugin.ErrUnavailable):
-		return &Error{Status: http.StatusServiceUnavailable, Message: fmt.Sprintf("Backend %s is unavailable; retry later", name), Cause: err, RetryAfter: 5}
-	case errors.Is(err, errors.ErrUnsupported):
-		return &Error{Status: http.StatusNotImplemented, Message: fmt.Sprintf("Backend %s does not accept uploads", name), Cause: err}
-	case errors.Is(err, storage.ErrInvalidKey):
-		return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("Backend %s does not accept this file name", name), Cause: err}
-	}
-	return &Error{Status: http.StatusBadGateway, Message: fmt.Sprintf("Upload to backend %s failed", name), Cause: err}
-}
-
 // parseEncrypt reads the encrypt field. Only true, "true" and "1" (and
 // their false counterparts) are accepted: the reference encrypted on any
 // truthy value, including the string "false" (SPEC 2.10 BUG), and a value
@@ -620,117 +504,4 @@ func partContentType(p *multipart.Part) string {
 		return "application/octet-stream"
 	}
 	return ct
-}
-
-// fileKey is a fresh key that keeps the file's name readable:
-// "<uuid>/<name>", the name reduced to letters, digits, '.', '-' and '_'
-// so that prefix+key is a plain URL every client parses alike.
-func fileKey(filename string) (string, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
-		return "", err
-	}
-	return id.String() + "/" + safeName(filename), nil
-}
-
-// maxNameLen keeps keys well inside storage.MaxKeyLen and the usual
-// 255-byte file name limits, with room for ".encrypted".
-const maxNameLen = 200
-
-func safeName(filename string) string {
-	name := path.Base(strings.ReplaceAll(filename, "\\", "/"))
-	var b strings.Builder
-	for _, c := range name {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
-			b.WriteRune(c)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	s := strings.TrimLeft(b.String(), ".")
-	if len(s) > maxNameLen {
-		ext := path.Ext(s)
-		if len(ext) > 16 {
-			ext = ""
-		}
-		s = s[:maxNameLen-len(ext)] + ext
-	}
-	if s == "" || strings.Trim(s, "_") == "" {
-		return "file"
-	}
-	return s
-}
-
-// messageKey is the reference's name for a message upload.
-func messageKey() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "fileUpload_" + hex.EncodeToString(b[:]) + ".data", nil
-}
-
-// uploadConn keeps an upload's connection deadlines ahead of it: every
-// read of the body moves them forward, so a slow but steady upload is not
-// cut by the server's read and write timeouts while a stalled one still
-// is; once the body is read, keepAlive holds them while the node finishes.
-type uploadConn struct {
-	rc   *http.ResponseController
-	last atomic.Int64 // unix nanos of the last extension
-}
-
-func newUploadConn(w http.ResponseWriter) *uploadConn {
-	return &uploadConn{rc: http.NewResponseController(w)}
-}
-
-// extend pushes both deadlines uploadIdle ahead, at most once a second
-// unless forced.
-func (c *uploadConn) extend(force bool) {
-	now := time.Now()
-	if !force && now.UnixNano()-c.last.Load() < int64(time.Second) {
-		return
-	}
-	c.last.Store(now.UnixNano())
-	// Not every ResponseWriter supports deadlines (httptest's recorder).
-	_ = c.rc.SetReadDeadline(now.Add(uploadIdle))
-	_ = c.rc.SetWriteDeadline(now.Add(uploadIdle))
-}
-
-// keepAlive extends the deadlines until the returned stop is called.
-// Without it, the server's read of the idle connection after the body
-// (which it watches to notice a client leaving) would time out and cancel
-// the request's context while the backend finishes.
-func (c *uploadConn) keepAlive() (stop func()) {
-	c.extend(true)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(uploadIdle / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				c.extend(true)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-	}
-}
-
-// progressBody extends the deadlines as the body is read.
-type progressBody struct {
-	io.ReadCloser
-	conn *uploadConn
-}
-
-func (p *progressBody) Read(b []byte) (int, error) {
-	p.conn.extend(false)
-	return p.ReadCloser.Read(b)
 }

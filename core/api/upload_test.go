@@ -781,3 +781,83 @@ func benchConfig(b *testing.B) api.Config {
 		Verifier: verifier, Tokens: tokens, Resolver: st, Files: fetch.Mux{},
 	}
 }
+
+// TestUploadOutlivesSlowBackend: once the body is in, a backend that takes
+// several idle timeouts to finish (a large multipart commit) still gets to:
+// neither the connection's deadlines nor the server's watch of the idle
+// connection cancel the request. Every path is tried: the file streamed
+// directly, the file stored before encrypt was known, and a message.
+func TestUploadOutlivesSlowBackend(t *testing.T) {
+	mem := newMem(t)
+	slow := &slowBackend{Backend: mem, after: 1200 * time.Millisecond}
+	cfg := baseConfig(t, discard())
+	withUploads(slow, 16<<20)(&cfg)
+	cfg.Upload.IdleTimeout = 200 * time.Millisecond
+	h, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	data := randomBytes(t, 100<<10) // above max_body_bytes (64 KiB)
+	for _, parts := range [][]part{
+		{{name: "encrypt", data: []byte("true")}, {name: "file", filename: "a.bin", data: data}},
+		{{name: "file", filename: "a.bin", data: data}, {name: "encrypt", data: []byte("true")}},
+		{{name: "file", filename: "a.bin", data: data}}, // stored encrypted, then rewritten: two slow Puts
+		{{name: "message", data: data[:1000]}},
+		nil, // a JSON message: its body is read to the end before the slow Put
+	} {
+		ct, body := "application/json", []byte(`{"message":"m","encrypt":true}`)
+		if parts != nil {
+			ct, body = multipartBody(t, parts...)
+		}
+		resp, err := http.Post(srv.URL+uploadURL+"mem", ct, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("%s: %d %s", body[:min(len(body), 80)], resp.StatusCode, got)
+		}
+	}
+}
+
+// TestUploadStalledIsCut: a client that stops sending mid-upload is cut
+// after the idle timeout (the server's own timeouts no longer apply to
+// uploads), and what it had sent is removed.
+func TestUploadStalledIsCut(t *testing.T) {
+	mem := newMem(t)
+	watched := &watchedBackend{Backend: mem, reading: make(chan struct{}, 1)}
+	f := newUploadFixture(t, withUploads(watched, 16<<20), func(c *api.Config) { c.Upload.IdleTimeout = 300 * time.Millisecond })
+	f.mem = mem
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("encrypt", "true")
+	w, _ := mw.CreateFormFile("file", "stalled.bin")
+	w.Write(randomBytes(t, 200<<10))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", uploadURL+"mem", mw.FormDataContentType(), 1<<20)
+	conn.Write(body.Bytes())
+	<-watched.reading
+	start := time.Now()
+	// Send nothing more; the node must hang up on its own.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, conn)
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the stalled upload held its connection for %v", waited)
+	}
+	waitFor(t, "the upload to fail", func() bool {
+		return strings.Contains(f.metric(t, "nvm_upload_objects_total"), `nvm_upload_objects_total{backend="mem",result="failed"} 1`)
+	})
+	if keys := f.keys(); len(keys) != 0 {
+		t.Fatalf("stalled upload left %v", keys)
+	}
+}

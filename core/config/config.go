@@ -120,6 +120,10 @@ type Upload struct {
 	// Uploaders, with access "login", are the only addresses that may
 	// upload; empty means any logged-in address.
 	Uploaders []string `koanf:"uploaders"`
+	// IdleTimeout cuts an upload that makes no progress for that long.
+	// Uploads are exempt from server.read_timeout and write_timeout, which
+	// would cut any upload longer than them.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
 }
 
 // Upload access values.
@@ -154,7 +158,7 @@ func Default() Config {
 			ProbeInterval:   5 * time.Second,
 		},
 		Auth:   Auth{JWTExpiry: time.Hour},
-		Upload: Upload{MaxBytes: 10 << 30, Access: UploadPublic},
+		Upload: Upload{MaxBytes: 10 << 30, Access: UploadPublic, IdleTimeout: time.Minute},
 		Log:    Log{Level: "info", Format: "json"},
 	}
 }

@@ -305,7 +305,7 @@ func TestExampleFilesLoad(t *testing.T) {
 
 func TestUploadSettings(t *testing.T) {
 	cfg := mustLoad(t, Sources{Env: required()})
-	if cfg.Upload.MaxBytes != 10<<30 || cfg.Upload.Access != UploadPublic || len(cfg.Upload.Uploaders) != 0 {
+	if cfg.Upload.MaxBytes != 10<<30 || cfg.Upload.Access != UploadPublic || len(cfg.Upload.Uploaders) != 0 || cfg.Upload.IdleTimeout != time.Minute {
 		t.Fatalf("upload defaults: %+v", cfg.Upload)
 	}
 	node := writeFile(t, "node.yaml", "upload:\n  max_bytes: 1048576\n  access: login\n  uploaders: [\"0x00000000000000000000000000000000000000aA\"]\n")
@@ -313,9 +313,9 @@ func TestUploadSettings(t *testing.T) {
 	if cfg.Upload.MaxBytes != 1<<20 || cfg.Upload.Access != UploadLogin || len(cfg.Upload.Uploaders) != 1 {
 		t.Fatalf("upload settings: %+v", cfg.Upload)
 	}
-	bad := writeFile(t, "node.yaml", "upload:\n  max_bytes: 0\n  access: everyone\n  uploaders: [alice]\n")
+	bad := writeFile(t, "node.yaml", "upload:\n  max_bytes: 0\n  access: everyone\n  uploaders: [alice]\n  idle_timeout: 0s\n")
 	msg := loadErr(t, Sources{NodeFile: bad, Env: required()})
-	for _, want := range []string{"upload.max_bytes: must be positive", `upload.access: "everyone" is not one of public, login`, `upload.uploaders[0]: "alice" is not an address`} {
+	for _, want := range []string{"upload.max_bytes: must be positive", `upload.access: "everyone" is not one of public, login`, `upload.uploaders[0]: "alice" is not an address`, "upload.idle_timeout: must be a positive duration"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

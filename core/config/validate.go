@@ -31,6 +31,7 @@ func (c *Config) Validate() Problems {
 		"chain.request_timeout":      int64(c.Chain.RequestTimeout),
 		"chain.probe_interval":       int64(c.Chain.ProbeInterval),
 		"auth.jwt_expiry":            int64(c.Auth.JWTExpiry),
+		"upload.idle_timeout":        int64(c.Upload.IdleTimeout),
 	} {
 		if d <= 0 {
 			add("%s: must be a positive duration such as 30s", key)

@@ -21,6 +21,7 @@ func uploadConfig(ctx context.Context, cfg *config.Config, host *pluginhost.Host
 		Targets:      map[string]api.UploadTarget{},
 		MaxBytes:     cfg.Upload.MaxBytes,
 		RequireLogin: cfg.Upload.Access == config.UploadLogin,
+		IdleTimeout:  cfg.Upload.IdleTimeout,
 	}
 	for _, a := range cfg.Upload.Uploaders {
 		up.Uploaders = append(up.Uploaders, common.HexToAddress(a))
