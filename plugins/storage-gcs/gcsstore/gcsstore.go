@@ -71,8 +71,6 @@ const (
 // New.
 type Backend struct {
 	log *slog.Logger
-	// now is the clock for signing, replaced in tests.
-	now func() time.Time
 
 	mu     sync.RWMutex
 	state  state
@@ -90,7 +88,7 @@ func New(log *slog.Logger) *Backend {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Backend{log: log, now: time.Now}
+	return &Backend{log: log}
 }
 
 var _ storage.Backend = (*Backend)(nil)
@@ -515,7 +513,7 @@ func (b *Backend) Presign(ctx context.Context, key string, opts PresignOptions) 
 		GoogleAccessID: h.signer.email,
 		PrivateKey:     h.signer.key,
 		Method:         method,
-		Expires:        b.now().Add(expires),
+		Expires:        time.Now().Add(expires),
 		Scheme:         gcs.SigningSchemeV4,
 		Style:          gcs.PathStyle(),
 	}

@@ -3,6 +3,7 @@ package gcsstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/api/googleapi"
 
@@ -22,13 +21,9 @@ import (
 	"github.com/nvm-node/nvm-node/sdk/storagetest"
 )
 
-// bucketSeq names a fresh bucket per backend, so each conformance subtest
-// starts empty.
-var bucketSeq atomic.Int64
-
-func newBucketName() string {
-	return fmt.Sprintf("nvm-test-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1))
-}
+// newBucketName names a fresh bucket per backend, so each conformance
+// subtest starts empty.
+func newBucketName() string { return "nvm-test-" + strings.ToLower(rand.Text()[:12]) }
 
 func configJSON(t testing.TB, c map[string]any) plugin.Config {
 	t.Helper()
