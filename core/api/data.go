@@ -94,7 +94,13 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 	s.log.LogAttrs(ctx, slog.LevelInfo, "file access",
 		slog.String("grantee", grant.Grantee.Hex()), slog.String("audience", grant.Audience),
 		slog.String("did", grant.DID), slog.String("agreement", grant.AgreementID), slog.Int("index", index))
+	head := r.Method == http.MethodHead
 	if r.URL.Query().Get("result") == "url" {
+		if head {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		if err := s.chargeOnce(r, grant, did, ddo, index, "url"); err != nil {
 			s.fail(w, r, err)
 			return
@@ -122,6 +128,10 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		return
 	}
 	defer d.close()
+	if head {
+		s.send(w, r, d, file, index, grant.DID)
+		return
+	}
 	// Charged only once the file is in hand, so a failed fetch costs nothing,
 	// and once per download (see chargeLedger), so resuming costs nothing.
 	if err := s.chargeOnce(r, grant, did, ddo, index, d.etag); err != nil {

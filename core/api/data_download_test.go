@@ -420,6 +420,16 @@ func TestCreditsChargedOncePerDownload(t *testing.T) {
 	other := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x", "nonce": "second"})
 	f.fetchFile(t, other, 0)
 	check("another token", 2)
+	third := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x", "nonce": "third"})
+	resp, body := f.do("HEAD", "/api/v1/node/services/download/0", "", nil, "Authorization", "Bearer "+third, "Range", "bytes=10-19")
+	if resp.StatusCode != 206 || len(body) != 0 || resp.Header.Get("Content-Range") != "bytes 10-19/100000" || resp.Header.Get("ETag") == "" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = f.do("HEAD", "/api/v1/node/services/download/0", "", nil, "Authorization", "Bearer "+third)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != "100000" || resp.Header.Get("Accept-Ranges") != "bytes" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	check("HEAD", 2)
 	if err := os.WriteFile(filepath.Join(f.root, "f.bin.new"), content[:10], 0o600); err != nil {
 		t.Fatal(err)
 	}

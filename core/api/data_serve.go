@@ -263,7 +263,8 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return
 // two write-deadline extensions.
 const directChunk = 16 << 20
 
-// send writes the answer's headers and streams d. Once the headers are out
+// send writes the answer's headers and streams d (only the headers for
+// HEAD). Once the headers are out
 // a failure can only cut the body short (the client sees fewer bytes than
 // Content-Length says); it is logged.
 func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *asset.File, index int, did string) {
@@ -271,8 +272,9 @@ func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *as
 	bufp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bufp)
 	buf := *bufp
+	head := r.Method == http.MethodHead
 	var first []byte
-	if d.decrypted {
+	if d.decrypted && !head {
 		// Authenticate the first chunk before committing to an answer.
 		n, err := readSome(d.body, buf)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -325,6 +327,9 @@ func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *as
 		h.Set("Content-Length", strconv.FormatInt(d.size, 10))
 	}
 	w.WriteHeader(status)
+	if head {
+		return
+	}
 
 	rc := http.NewResponseController(w)
 	pw := progressWriter{w: w, rc: rc}

@@ -120,6 +120,10 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
 	r.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
 	r.Get("/api/v1/node/services/download/{index}", s.getDownload)
+	// HEAD tells a download's size and validators without serving or charging.
+	r.Head("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
+	r.Head("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
+	r.Head("/api/v1/node/services/download/{index}", s.getDownload)
 	r.Post("/api/v1/node/services/nft-transfer", s.postNFTTransfer)
 	if cfg.Metadata != nil {
 		cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
