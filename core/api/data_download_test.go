@@ -400,7 +400,12 @@ func TestDownloadRouting(t *testing.T) {
 // file costs another; a request that serves nothing costs nothing.
 func TestCreditsChargedOncePerDownload(t *testing.T) {
 	content := randomBytes(t, 100000)
-	f := newFileFixture(t, map[string][]byte{"f.bin": content}, []map[string]any{{"url": "local://f.bin"}, {"url": "local://missing"}})
+	pw, _ := filecrypt.NewPassword()
+	bad := sealFile(t, content, pw)
+	bad[filecrypt.HeaderSize+5] ^= 1
+	f := newFileFixture(t, map[string][]byte{"f.bin": content, "bad.enc": bad}, []map[string]any{
+		{"url": "local://f.bin"}, {"url": "local://missing"}, {"url": "local://bad.enc", "encryption": filecrypt.Scheme, "password": pw},
+	})
 	tok := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x"})
 	check := func(step string, want int64) {
 		t.Helper()
@@ -416,7 +421,10 @@ func TestCreditsChargedOncePerDownload(t *testing.T) {
 	check("one download in pieces", 1)
 	f.fetchFile(t, tok, 1)
 	f.fetchFile(t, tok, 0, "Range", "bytes=200000-")
-	check("a missing file and a 416", 1)
+	if resp, _ := f.fetchFile(t, tok, 2); resp.StatusCode != 502 {
+		t.Fatalf("a file that does not decrypt: %d", resp.StatusCode)
+	}
+	check("a missing file, a 416 and a file that does not decrypt", 1)
 	other := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x", "nonce": "second"})
 	f.fetchFile(t, other, 0)
 	check("another token", 2)

@@ -41,9 +41,25 @@ type download struct {
 	modTime     time.Time
 	contentType string
 	name        string
-	// decrypted: body authenticates as it goes; the first read happens
-	// before the headers so a bad object answers 502.
+	// decrypted: body authenticates as it goes; prime reads the first
+	// chunk before the headers so a bad object answers 502.
 	decrypted bool
+	// first holds what prime read, to be sent before the rest of body.
+	first []byte
+}
+
+// prime reads the start of a decrypted body into buf, so that a file that
+// does not authenticate is refused before any header or charge.
+func (d *download) prime(buf []byte) error {
+	if !d.decrypted {
+		return nil
+	}
+	n, err := readSome(d.body, buf)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	d.first = buf[:n]
+	return nil
 }
 
 func (d *download) close() {
@@ -267,24 +283,9 @@ const directChunk = 16 << 20
 // HEAD). Once the headers are out
 // a failure can only cut the body short (the client sees fewer bytes than
 // Content-Length says); it is logged.
-func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *asset.File, index int, did string) {
+func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, buf []byte, f *asset.File, index int, did string) {
 	ctx := r.Context()
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
-	buf := *bufp
 	head := r.Method == http.MethodHead
-	var first []byte
-	if d.decrypted && !head {
-		// Authenticate the first chunk before committing to an answer.
-		n, err := readSome(d.body, buf)
-		if err != nil && !errors.Is(err, io.EOF) {
-			s.log.ErrorContext(ctx, "encrypted file does not decrypt; nothing served", "did", did, "index", index, "error", err)
-			s.fail(w, r, downloadError(err))
-			return
-		}
-		first = buf[:n]
-	}
-
 	h := w.Header()
 	ct := f.ContentType
 	if ct == "" {
@@ -334,8 +335,8 @@ func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *as
 	rc := http.NewResponseController(w)
 	pw := progressWriter{w: w, rc: rc}
 	var err error
-	if len(first) > 0 {
-		_, err = pw.Write(first)
+	if len(d.first) > 0 {
+		_, err = pw.Write(d.first)
 	}
 	if err == nil {
 		rf, ok := w.(io.ReaderFrom)
