@@ -36,6 +36,11 @@ type reader struct {
 // another format is ErrFormat. Reads return an error wrapping ErrCorrupt
 // when a chunk does not authenticate or the object is cut or extended;
 // errors of src are returned as they are.
+//
+// NewReader consumes the header even when it returns ErrFormat. To choose
+// between this format and the legacy one without losing bytes, peek at the
+// first 8 bytes (bufio.Reader.Peek): "NVM-AEAD" starts an nvm-aead-v1
+// object, "Salted__" a legacy one (NewSaltedReader).
 func NewReader(src io.Reader, password string) (io.Reader, error) {
 	header := make([]byte, HeaderSize)
 	n, err := io.ReadFull(src, header)
