@@ -288,21 +288,6 @@ func TestRedaction(t *testing.T) {
 	}
 }
 
-// TestExampleFilesLoad keeps the documented examples true: node.example.yaml
-// and plugins.yaml at the repository root load without a problem.
-func TestExampleFilesLoad(t *testing.T) {
-	cfg := mustLoad(t, Sources{NodeFile: "../../node.example.yaml", PluginsFile: "../../plugins.yaml", Env: required()})
-	if cfg.Server.Port != 8030 || len(cfg.Plugins) == 0 || cfg.Plugins[0].ID != "storage.local" {
-		t.Fatalf("examples: %+v", cfg)
-	}
-	def := Default()
-	ex := mustLoad(t, Sources{NodeFile: "../../node.example.yaml", Env: required()})
-	// Every default the example states must be the real default.
-	if ex.Server != def.Server || ex.Chain != def.Chain || ex.Auth.JWTExpiry != def.Auth.JWTExpiry || ex.Log != def.Log {
-		t.Fatalf("node.example.yaml disagrees with Default():\nexample %+v\ndefault %+v", ex, def)
-	}
-}
-
 // TestIPFSGatewayKeys: the IPFS gateway must be an http(s) URL, and its
 // credentials stay out of the printed configuration.
 func TestIPFSGatewayKeys(t *testing.T) {
@@ -320,5 +305,20 @@ func TestIPFSGatewayKeys(t *testing.T) {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("redacted config holds %q: %s", secret, out)
 		}
+	}
+}
+
+// TestExampleFilesLoad keeps the documented examples true: node.example.yaml
+// and plugins.yaml at the repository root load without a problem.
+func TestExampleFilesLoad(t *testing.T) {
+	cfg := mustLoad(t, Sources{NodeFile: "../../node.example.yaml", PluginsFile: "../../plugins.yaml", Env: required()})
+	if cfg.Server.Port != 8030 || len(cfg.Plugins) == 0 || cfg.Plugins[0].ID != "storage.local" {
+		t.Fatalf("examples: %+v", cfg)
+	}
+	def := Default()
+	ex := mustLoad(t, Sources{NodeFile: "../../node.example.yaml", Env: required()})
+	// Every default the example states must be the real default.
+	if ex.Server != def.Server || ex.Chain != def.Chain || ex.Auth.JWTExpiry != def.Auth.JWTExpiry || ex.Log != def.Log {
+		t.Fatalf("node.example.yaml disagrees with Default():\nexample %+v\ndefault %+v", ex, def)
 	}
 }
