@@ -48,7 +48,7 @@ func (c *countingCharger) ChargeCredits(context.Context, common.Address, asset.D
 	return common.Hash{}, nil
 }
 
-func randomBytes(t testing.TB, n int) []byte {
+func randomContent(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	rand.Read(b)
@@ -156,7 +156,7 @@ func (f *fileFixture) fetchFile(t *testing.T, token string, index int, headers .
 }
 
 func TestDownloadRanges(t *testing.T) {
-	content := randomBytes(t, 300_000)
+	content := randomContent(t, 300_000)
 	f := newFileFixture(t, map[string][]byte{"f.bin": content, "bafytestcid": content}, []map[string]any{
 		{"url": "local://f.bin", "name": "f.bin"},
 		{"url": "{root}f.bin", "name": "f.bin"},
@@ -212,7 +212,7 @@ func TestDownloadRanges(t *testing.T) {
 }
 
 func TestDownloadResume(t *testing.T) {
-	content := randomBytes(t, 1<<20)
+	content := randomContent(t, 1<<20)
 	f := newFileFixture(t, map[string][]byte{"f.bin": content}, []map[string]any{
 		{"url": "local://f.bin", "name": "f.bin"},
 		{"url": "{origin}/r/f.bin", "name": "f.bin"},
@@ -249,7 +249,7 @@ func TestDownloadResume(t *testing.T) {
 			}
 
 			// The file changes: the resume gets the whole new file.
-			changed := randomBytes(t, 50000)
+			changed := randomContent(t, 50000)
 			if err := os.WriteFile(filepath.Join(f.root, "f.bin.new"), changed, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -270,8 +270,8 @@ func TestDownloadResume(t *testing.T) {
 	}
 }
 
-// sealFile encrypts plain as nvm-aead-v1.
-func sealFile(t *testing.T, plain []byte, password string) []byte {
+// sealContent encrypts plain as nvm-aead-v1.
+func sealContent(t *testing.T, plain []byte, password string) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	w, err := filecrypt.NewWriter(&out, password)
@@ -289,8 +289,8 @@ func sealFile(t *testing.T, plain []byte, password string) []byte {
 
 func TestEncryptedDownload(t *testing.T) {
 	pw, _ := filecrypt.NewPassword()
-	plain := randomBytes(t, 5*65536+1234)
-	sealed := sealFile(t, plain, pw)
+	plain := randomContent(t, 5*65536+1234)
+	sealed := sealContent(t, plain, pw)
 	// Chunk 3 (of 6) altered: bytes before it may be served, none from it.
 	late := bytes.Clone(sealed)
 	late[filecrypt.HeaderSize+3*(65536+16)+100] ^= 1
@@ -399,9 +399,9 @@ func TestDownloadRouting(t *testing.T) {
 // download of one file version cost one charge; a new token or a changed
 // file costs another; a request that serves nothing costs nothing.
 func TestCreditsChargedOncePerDownload(t *testing.T) {
-	content := randomBytes(t, 100000)
+	content := randomContent(t, 100000)
 	pw, _ := filecrypt.NewPassword()
-	bad := sealFile(t, content, pw)
+	bad := sealContent(t, content, pw)
 	bad[filecrypt.HeaderSize+5] ^= 1
 	f := newFileFixture(t, map[string][]byte{"f.bin": content, "bad.enc": bad}, []map[string]any{
 		{"url": "local://f.bin"}, {"url": "local://missing"}, {"url": "local://bad.enc", "encryption": filecrypt.Scheme, "password": pw},
