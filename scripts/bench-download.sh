@@ -87,24 +87,22 @@ rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 best() { sort -n | tail -1; }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-measure() { # name url [curl args...]; prints one MB/s per run, keeps them in $work/speed.<name>
-  local name=$1 url=$2; shift 2
-  : >"$work/speed.$name"
-  for i in $(seq 1 "$RUNS"); do
-    local bps
-    bps=$(curl -sf -o /dev/null -w '%{speed_download}' "$@" "$url")
-    awk -v b="$bps" -v n="$name" -v i="$i" 'BEGIN {printf "%-6s run %d: %8.0f MB/s\n", n, i, b/1e6}'
-    echo "$bps" >>"$work/speed.$name"
-  done
+once() { # name run url [curl args...]: one download, its MB/s printed and kept in $work/speed.<name>
+  local name=$1 run=$2 url=$3 bps
+  shift 3
+  bps=$(curl -sf -o /dev/null -w '%{speed_download}' "$@" "$url")
+  awk -v b="$bps" -v n="$name" -v i="$run" 'BEGIN {printf "%-6s run %d: %8.0f MB/s\n", n, i, b/1e6}'
+  echo "$bps" >>"$work/speed.$name"
 }
-echo "node RSS after start: $(rss "$node_pid") MiB (peak so far $(hwm "$node_pid") MiB)"
-echo "== ${SIZE_MB} MiB, $RUNS runs each, curl -o /dev/null on loopback ($(nproc) cores)"
-measure nginx "$nginx_url"
-measure node "$node_url" -H "Authorization: Bearer $token"
-# A range (from byte 1) takes the node's userspace copy instead of sendfile, and the encrypted copy is decrypted
-# (AES-256-GCM) on the way: shown, not compared.
-measure range "$node_url" -H "Authorization: Bearer $token" -r 1-
-measure sealed "${node_url%/0}/1" -H "Authorization: Bearer $token"
+echo "== ${SIZE_MB} MiB, $RUNS runs each (servers alternating), curl -o /dev/null on loopback ($(nproc) cores)"
+for i in $(seq 1 "$RUNS"); do
+  once nginx "$i" "$nginx_url"
+  once node "$i" "$node_url" -H "Authorization: Bearer $token"
+  # A range (from byte 1) takes the node's userspace copy instead of sendfile, and the encrypted copy is
+  # decrypted (AES-256-GCM) on the way: shown, not compared.
+  once range "$i" "$node_url" -H "Authorization: Bearer $token" -r 1-
+  once sealed "$i" "${node_url%/0}/1" -H "Authorization: Bearer $token"
+done
 # nginx's worker is the master's child; its own pid for the peak RSS.
 nginx_worker=$(cat "/proc/$nginx_pid/task/$nginx_pid/children" 2>/dev/null | awk '{print $1}')
 node_best=$(best <"$work/speed.node")
