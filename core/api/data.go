@@ -94,7 +94,13 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 	s.log.LogAttrs(ctx, slog.LevelInfo, "file access",
 		slog.String("grantee", grant.Grantee.Hex()), slog.String("audience", grant.Audience),
 		slog.String("did", grant.DID), slog.String("agreement", grant.AgreementID), slog.Int("index", index))
+	head := r.Method == http.MethodHead
 	if r.URL.Query().Get("result") == "url" {
+		if head {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		if err := s.chargeOnce(r, grant, did, ddo, index, "url"); err != nil {
 			s.fail(w, r, err)
 			return
@@ -122,13 +128,24 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		return
 	}
 	defer d.close()
-	// Charged only once the file is in hand, so a failed fetch costs nothing,
-	// and once per download (see chargeLedger), so resuming costs nothing.
-	if err := s.chargeOnce(r, grant, did, ddo, index, d.etag); err != nil {
-		s.fail(w, r, err)
-		return
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	if !head {
+		// A file that does not decrypt answers 502 and costs nothing.
+		if err := d.prime(*bufp); err != nil {
+			s.log.ErrorContext(ctx, "encrypted file failed authentication; nothing served", "did", grant.DID, "index", index, "error", err)
+			s.fail(w, r, downloadError(err))
+			return
+		}
+		// Charged only once the file is in hand, so a failed fetch costs
+		// nothing, and once per download (see chargeLedger), so resuming
+		// costs nothing more.
+		if err := s.chargeOnce(r, grant, did, ddo, index, d.etag); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
-	s.send(w, r, d, file, index, grant.DID)
+	s.send(w, r, d, *bufp, file, index, grant.DID)
 }
 
 // resolve finds the DDO of did.

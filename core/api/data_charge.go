@@ -22,6 +22,8 @@ const maxChargeRecords = 100_000
 // of unexpired records a new download is charged without being recorded,
 // so a flood costs the flooder, never the asset owner; nodes behind a load
 // balancer each charge once, for the same reason.
+//
+// The zero value is ready to use.
 type chargeLedger struct {
 	mu      sync.Mutex
 	records map[string]*chargeRecord
@@ -33,16 +35,15 @@ type chargeRecord struct {
 	expires time.Time
 }
 
-func newChargeLedger() *chargeLedger {
-	return &chargeLedger{records: map[string]*chargeRecord{}}
-}
-
 // once runs charge unless a charge for key succeeded or is in flight (then it
 // waits for that one and shares its outcome). A failed charge is forgotten,
 // so the next request tries again.
 func (l *chargeLedger) once(ctx context.Context, key string, expires time.Time, charge func() error) error {
 	now := time.Now()
 	l.mu.Lock()
+	if l.records == nil {
+		l.records = map[string]*chargeRecord{}
+	}
 	if rec, ok := l.records[key]; ok && now.Before(rec.expires) {
 		l.mu.Unlock()
 		select {

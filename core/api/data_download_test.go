@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,6 +46,13 @@ type countingCharger struct{ n atomic.Int64 }
 func (c *countingCharger) ChargeCredits(context.Context, common.Address, asset.DID, *asset.DDO) (common.Hash, error) {
 	c.n.Add(1)
 	return common.Hash{}, nil
+}
+
+func randomContent(t testing.TB, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }
 
 // newFileFixture serves files (name -> content) from a local root, from an
@@ -148,7 +156,7 @@ func (f *fileFixture) fetchFile(t *testing.T, token string, index int, headers .
 }
 
 func TestDownloadRanges(t *testing.T) {
-	content := randomBytes(t, 300_000)
+	content := randomContent(t, 300_000)
 	f := newFileFixture(t, map[string][]byte{"f.bin": content, "bafytestcid": content}, []map[string]any{
 		{"url": "local://f.bin", "name": "f.bin"},
 		{"url": "{root}f.bin", "name": "f.bin"},
@@ -204,7 +212,7 @@ func TestDownloadRanges(t *testing.T) {
 }
 
 func TestDownloadResume(t *testing.T) {
-	content := randomBytes(t, 1<<20)
+	content := randomContent(t, 1<<20)
 	f := newFileFixture(t, map[string][]byte{"f.bin": content}, []map[string]any{
 		{"url": "local://f.bin", "name": "f.bin"},
 		{"url": "{origin}/r/f.bin", "name": "f.bin"},
@@ -241,7 +249,7 @@ func TestDownloadResume(t *testing.T) {
 			}
 
 			// The file changes: the resume gets the whole new file.
-			changed := randomBytes(t, 50000)
+			changed := randomContent(t, 50000)
 			if err := os.WriteFile(filepath.Join(f.root, "f.bin.new"), changed, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -262,8 +270,8 @@ func TestDownloadResume(t *testing.T) {
 	}
 }
 
-// sealFile encrypts plain as nvm-aead-v1.
-func sealFile(t *testing.T, plain []byte, password string) []byte {
+// sealContent encrypts plain as nvm-aead-v1.
+func sealContent(t *testing.T, plain []byte, password string) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	w, err := filecrypt.NewWriter(&out, password)
@@ -281,8 +289,8 @@ func sealFile(t *testing.T, plain []byte, password string) []byte {
 
 func TestEncryptedDownload(t *testing.T) {
 	pw, _ := filecrypt.NewPassword()
-	plain := randomBytes(t, 5*65536+1234)
-	sealed := sealFile(t, plain, pw)
+	plain := randomContent(t, 5*65536+1234)
+	sealed := sealContent(t, plain, pw)
 	// Chunk 3 (of 6) altered: bytes before it may be served, none from it.
 	late := bytes.Clone(sealed)
 	late[filecrypt.HeaderSize+3*(65536+16)+100] ^= 1
@@ -391,8 +399,13 @@ func TestDownloadRouting(t *testing.T) {
 // download of one file version cost one charge; a new token or a changed
 // file costs another; a request that serves nothing costs nothing.
 func TestCreditsChargedOncePerDownload(t *testing.T) {
-	content := randomBytes(t, 100000)
-	f := newFileFixture(t, map[string][]byte{"f.bin": content}, []map[string]any{{"url": "local://f.bin"}, {"url": "local://missing"}})
+	content := randomContent(t, 100000)
+	pw, _ := filecrypt.NewPassword()
+	bad := sealContent(t, content, pw)
+	bad[filecrypt.HeaderSize+5] ^= 1
+	f := newFileFixture(t, map[string][]byte{"f.bin": content, "bad.enc": bad}, []map[string]any{
+		{"url": "local://f.bin"}, {"url": "local://missing"}, {"url": "local://bad.enc", "encryption": filecrypt.Scheme, "password": pw},
+	})
 	tok := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x"})
 	check := func(step string, want int64) {
 		t.Helper()
@@ -408,10 +421,23 @@ func TestCreditsChargedOncePerDownload(t *testing.T) {
 	check("one download in pieces", 1)
 	f.fetchFile(t, tok, 1)
 	f.fetchFile(t, tok, 0, "Range", "bytes=200000-")
-	check("a missing file and a 416", 1)
+	if resp, _ := f.fetchFile(t, tok, 2); resp.StatusCode != 502 {
+		t.Fatalf("a file that does not decrypt: %d", resp.StatusCode)
+	}
+	check("a missing file, a 416 and a file that does not decrypt", 1)
 	other := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x", "nonce": "second"})
 	f.fetchFile(t, other, 0)
 	check("another token", 2)
+	third := f.token(t, map[string]any{"aud": auth.AudienceNFTAccess, "did": f.did, "sub": "0x", "nonce": "third"})
+	resp, body := f.do("HEAD", "/api/v1/node/services/download/0", "", nil, "Authorization", "Bearer "+third, "Range", "bytes=10-19")
+	if resp.StatusCode != 206 || len(body) != 0 || resp.Header.Get("Content-Range") != "bytes 10-19/100000" || resp.Header.Get("ETag") == "" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = f.do("HEAD", "/api/v1/node/services/download/0", "", nil, "Authorization", "Bearer "+third)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != "100000" || resp.Header.Get("Accept-Ranges") != "bytes" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	check("HEAD", 2)
 	if err := os.WriteFile(filepath.Join(f.root, "f.bin.new"), content[:10], 0o600); err != nil {
 		t.Fatal(err)
 	}

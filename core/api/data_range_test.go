@@ -82,7 +82,7 @@ func TestIfRange(t *testing.T) {
 }
 
 func TestChargeLedger(t *testing.T) {
-	l := newChargeLedger()
+	var l chargeLedger
 	ctx := context.Background()
 	var calls atomic.Int64
 	slow := func() error { calls.Add(1); time.Sleep(20 * time.Millisecond); return nil }

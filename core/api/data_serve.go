@@ -41,9 +41,25 @@ type download struct {
 	modTime     time.Time
 	contentType string
 	name        string
-	// decrypted: body authenticates as it goes; the first read happens
-	// before the headers so a bad object answers 502.
+	// decrypted: body authenticates as it goes; prime reads the first
+	// chunk before the headers so a bad object answers 502.
 	decrypted bool
+	// first holds what prime read, to be sent before the rest of body.
+	first []byte
+}
+
+// prime reads the start of a decrypted body into buf, so that a file that
+// does not authenticate is refused before any header or charge.
+func (d *download) prime(buf []byte) error {
+	if !d.decrypted {
+		return nil
+	}
+	n, err := readSome(d.body, buf)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	d.first = buf[:n]
+	return nil
 }
 
 func (d *download) close() {
@@ -260,29 +276,18 @@ func downloadError(err error) *Error {
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // directChunk is how much of a local file is handed to the kernel between
-// two write-deadline extensions.
-const directChunk = 16 << 20
+// two write-deadline extensions (a minute each): small enough that a client
+// on a slow link (down to about 9 KB/s) is not cut off, large enough that
+// the calls cost nothing next to the copy.
+const directChunk = 512 << 10
 
-// send writes the answer's headers and streams d. Once the headers are out
+// send writes the answer's headers and streams d (only the headers for
+// HEAD). Once the headers are out
 // a failure can only cut the body short (the client sees fewer bytes than
 // Content-Length says); it is logged.
-func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *asset.File, index int, did string) {
+func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, buf []byte, f *asset.File, index int, did string) {
 	ctx := r.Context()
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
-	buf := *bufp
-	var first []byte
-	if d.decrypted {
-		// Authenticate the first chunk before committing to an answer.
-		n, err := readSome(d.body, buf)
-		if err != nil && !errors.Is(err, io.EOF) {
-			s.log.ErrorContext(ctx, "encrypted file does not decrypt; nothing served", "did", did, "index", index, "error", err)
-			s.fail(w, r, downloadError(err))
-			return
-		}
-		first = buf[:n]
-	}
-
+	head := r.Method == http.MethodHead
 	h := w.Header()
 	ct := f.ContentType
 	if ct == "" {
@@ -325,12 +330,15 @@ func (s *server) send(w http.ResponseWriter, r *http.Request, d *download, f *as
 		h.Set("Content-Length", strconv.FormatInt(d.size, 10))
 	}
 	w.WriteHeader(status)
+	if head {
+		return
+	}
 
 	rc := http.NewResponseController(w)
 	pw := progressWriter{w: w, rc: rc}
 	var err error
-	if len(first) > 0 {
-		_, err = pw.Write(first)
+	if len(d.first) > 0 {
+		_, err = pw.Write(d.first)
 	}
 	if err == nil {
 		rf, ok := w.(io.ReaderFrom)

@@ -84,13 +84,14 @@ type Config struct {
 }
 
 type server struct {
+	// charges remembers which downloads were charged (data_charge.go).
+	charges chargeLedger
+
 	cfg  Config
 	log  *slog.Logger
 	info infoCache
 	docs *docs
 	up   *uploadMetrics
-	// charges remembers which downloads were charged (data_charge.go).
-	charges *chargeLedger
 }
 
 // New returns the node's HTTP handler.
@@ -109,7 +110,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics), charges: newChargeLedger()}
+	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics)}
 	m := newHTTPMetrics(cfg.Metrics)
 
 	r := chi.NewRouter()
@@ -124,6 +125,10 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/", s.getInfo)
 	r.Post("/api/v1/node/services/encrypt", s.postEncrypt)
 	r.Post("/api/v1/node/services/oauth/token", s.postToken)
+	// HEAD tells a download's size and validators without serving or charging.
+	r.Head("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
+	r.Head("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
+	r.Head("/api/v1/node/services/download/{index}", s.getDownload)
 	r.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
 	r.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
 	r.Get("/api/v1/node/services/download/{index}", s.getDownload)

@@ -288,6 +288,26 @@ func TestRedaction(t *testing.T) {
 	}
 }
 
+// TestIPFSGatewayKeys: the IPFS gateway must be an http(s) URL, and its
+// credentials stay out of the printed configuration.
+func TestIPFSGatewayKeys(t *testing.T) {
+	msg := loadErr(t, Sources{Env: append(required(), "NVM_STORAGE__IPFS_GATEWAY=ipfs://gateway")})
+	if !strings.Contains(msg, "storage.ipfs_gateway: must be an absolute http/https URL") {
+		t.Errorf("error: %s", msg)
+	}
+	cfg := mustLoad(t, Sources{Env: append(required(), "NVM_STORAGE__IPFS_GATEWAY=https://user:gwpass@gw.example/x",
+		"NVM_STORAGE__IPFS_API=true", "NVM_STORAGE__IPFS_PROJECT_ID=proj", "NVM_STORAGE__IPFS_PROJECT_SECRET=ipfs-secret-value")})
+	if !cfg.Storage.IPFSAPI || cfg.Storage.IPFSProjectID != "proj" || cfg.Storage.IPFSProjectSecret != "ipfs-secret-value" {
+		t.Fatalf("storage: %+v", cfg.Storage)
+	}
+	out, _ := json.Marshal(cfg.Redacted())
+	for _, secret := range []string{"ipfs-secret-value", "gwpass"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("redacted config holds %q: %s", secret, out)
+		}
+	}
+}
+
 // TestExampleFilesLoad keeps the documented examples true: node.example.yaml
 // and plugins.yaml at the repository root load without a problem.
 func TestExampleFilesLoad(t *testing.T) {

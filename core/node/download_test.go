@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,7 +61,7 @@ func TestURLRouting(t *testing.T) {
 `
 	r, root, tok := localNode(t, yaml, func(root string) []string {
 		return []string{"s3://nvm-assets/f.txt", "s3://nvm-assets/archive/f.txt", "file://" + root + "/f.txt",
-			"file://" + filepath.Dir(root) + "/metadata.db", "s3://nvm-assets/a/../../metadata.db", "s3://other/f.txt", "local://f.txt"}
+			"file://" + filepath.Dir(root) + "/metadata.db", "s3://nvm-assets/a/../../metadata.db", "s3://other/f.txt", "local://f.txt", "cid://bafkqaaa"}
 	})
 	for _, p := range []string{"f.txt", "archive/f.txt"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
@@ -81,6 +82,7 @@ func TestURLRouting(t *testing.T) {
 		{400, ""}, // a key climbing out of the prefix
 		{501, ""}, // no plugin serves that bucket
 		{501, ""}, // storage.local declared urls, so local:// is not one of them
+		{501, ""}, // no IPFS gateway configured
 	} {
 		code, body := getBody(t, r.url+fmt.Sprintf("/api/v1/node/services/download/%d", i), tok)
 		if code != want.code || (want.body != "" && body != want.body) {
@@ -108,6 +110,48 @@ func TestURLRouting(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "file://") && !strings.Contains(err.Error(), "both serve") {
 			t.Errorf("%v\nfor:\n%s", err, bad)
 		}
+	}
+}
+
+// TestIPFSGateway: storage.ipfs_gateway serves cid:// URLs, byte ranges
+// included, with the project credentials as basic auth.
+func TestIPFSGateway(t *testing.T) {
+	const cid = "bafkreidon73zkcrwdb5iafqtijxildoonbwnpv7dyd6ef3qdgads2jc4su"
+	content := strings.Repeat("ipfs content ", 1000)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "project" || pass != "secret" || r.URL.Path != "/ipfs/"+cid {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(content))
+	}))
+	defer gw.Close()
+	dir := t.TempDir()
+	cfg := referenceConfig(t)
+	cfg.Asset.StorePath = filepath.Join(dir, "metadata.db")
+	cfg.Storage.IPFSGateway = gw.URL
+	cfg.Storage.IPFSProjectID, cfg.Storage.IPFSProjectSecret = "project", "secret"
+	kr, err := keys.LoadKeyring(keys.Sources{ProviderKeyfile: cfg.Keys.ProviderKeyfile, ProviderPassword: cfg.Keys.ProviderPassword, RSAPrivateKeyFile: cfg.Keys.RSAPrivateKeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	did := seedAsset(t, cfg.Asset.StorePath, kr, []string{"cid://" + cid})
+	r := start(t, cfg)
+	tok := downloadToken(t, did)
+	if code, body := getBody(t, r.url+"/api/v1/node/services/download/0", tok); code != 200 || body != content {
+		t.Fatalf("cid:// download: %d, %d bytes", code, len(body))
+	}
+	req, _ := http.NewRequest("GET", r.url+"/api/v1/node/services/download/0", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Range", "bytes=13-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 206 || string(b) != content[13:26] {
+		t.Fatalf("cid:// range: %d %q", resp.StatusCode, b)
 	}
 }
 

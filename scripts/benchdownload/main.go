@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/nvm-node/nvm-node/core/asset"
 	"github.com/nvm-node/nvm-node/core/asset/store"
 	"github.com/nvm-node/nvm-node/core/auth"
+	"github.com/nvm-node/nvm-node/core/filecrypt"
 	"github.com/nvm-node/nvm-node/core/keys"
 	"github.com/nvm-node/nvm-node/core/node"
 )
@@ -29,7 +31,21 @@ func main() {
 	dataDir := flag.String("data-dir", "", "the dev node's data directory")
 	template := flag.String("ddo", "core/asset/testdata/ddo-access.json", "DDO to store, with its file list replaced")
 	files := flag.String("files", "", `JSON file list, e.g. [{"url":"local://big.bin"}]`)
+	seal := flag.String("seal", "", `"in,out": encrypt file in to out (nvm-aead-v1) with a new password, which replaces {password} in -files`)
 	flag.Parse()
+	if *seal != "" {
+		in, out, ok := strings.Cut(*seal, ",")
+		if !ok {
+			fmt.Fprintln(os.Stderr, "benchdownload: -seal wants in,out")
+			os.Exit(2)
+		}
+		pw, err := sealFile(in, out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchdownload:", err)
+			os.Exit(1)
+		}
+		*files = strings.ReplaceAll(*files, "{password}", pw)
+	}
 	if err := run(*dataDir, *template, *files); err != nil {
 		fmt.Fprintln(os.Stderr, "benchdownload:", err)
 		os.Exit(1)
@@ -106,6 +122,35 @@ func run(dataDir, template, files string) error {
 	}
 	fmt.Println(tok)
 	return nil
+}
+
+// sealFile encrypts in to out as nvm-aead-v1 and returns the password.
+func sealFile(in, out string) (string, error) {
+	pw, err := filecrypt.NewPassword()
+	if err != nil {
+		return "", err
+	}
+	src, err := os.Open(in)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	dst, err := os.Create(out)
+	if err != nil {
+		return "", err
+	}
+	defer dst.Close()
+	w, err := filecrypt.NewWriter(dst, pw)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		return "", err
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	return pw, dst.Close()
 }
 
 // token issues a download token as the node's oauth endpoint would after
