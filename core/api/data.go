@@ -133,7 +133,9 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 	if !head {
 		// A file that does not decrypt answers 502 and costs nothing.
 		if err := d.prime(*bufp); err != nil {
-			s.log.ErrorContext(ctx, "encrypted file failed authentication; nothing served", "did", grant.DID, "index", index, "error", err)
+			if errors.Is(err, filecrypt.ErrCorrupt) || errors.Is(err, filecrypt.ErrFormat) {
+				s.log.ErrorContext(ctx, "encrypted file failed authentication; nothing served", "did", grant.DID, "index", index, "error", err)
+			}
 			s.fail(w, r, downloadError(err))
 			return
 		}

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nvm-node/nvm-node/core/asset"
+	"github.com/nvm-node/nvm-node/core/asset/store"
+	"github.com/nvm-node/nvm-node/core/filecrypt"
 	"github.com/nvm-node/nvm-node/core/keys"
 	"github.com/nvm-node/nvm-node/core/logging"
 	"github.com/nvm-node/nvm-node/core/node"
@@ -24,8 +28,9 @@ import (
 )
 
 // localNode starts a node whose plugins.yaml is yaml (with {root} replaced by
-// a fresh folder, returned) and whose store holds one asset with urls.
-func localNode(t *testing.T, yaml string, urls func(root string) []string) (*running, string, string) {
+// a fresh folder, returned) and whose store holds one asset with the file
+// list files returns.
+func localNode(t *testing.T, yaml string, files func(root string) []map[string]any) (*running, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "data")
@@ -43,8 +48,84 @@ func localNode(t *testing.T, yaml string, urls func(root string) []string) (*run
 	if err != nil {
 		t.Fatal(err)
 	}
-	did := seedAsset(t, cfg.Asset.StorePath, kr, urls(root))
-	return start(t, cfg), root, downloadToken(t, did)
+	list := files(root)
+	sealed, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := kr.EncryptPSKRSA(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../asset/testdata/ddo-access.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range doc["service"].([]any) {
+		if svc := s.(map[string]any); svc["type"] == "metadata" {
+			svc["attributes"].(map[string]any)["encryptedFiles"] = enc
+		}
+	}
+	raw, _ = json.Marshal(doc)
+	ddo, err := asset.DecodeDDO(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(cfg.Asset.StorePath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Create(context.Background(), ddo); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, cfg), root, downloadToken(t, doc["id"].(string))
+}
+
+// urlList is a file list of plain files at urls.
+func urlList(urls ...string) []map[string]any {
+	var list []map[string]any
+	for _, u := range urls {
+		list = append(list, map[string]any{"url": u, "contentType": "application/octet-stream"})
+	}
+	return list
+}
+
+// sealedFile encrypts the file at plainPath to path (nvm-aead-v1) and
+// returns the password.
+func sealedFile(t *testing.T, plainPath, path string) string {
+	t.Helper()
+	pw, err := filecrypt.NewPassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(plainPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	w, err := filecrypt.NewWriter(dst, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(w, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pw
 }
 
 // TestURLRouting: storage plugins serve the URL prefixes plugins.yaml
@@ -59,9 +140,9 @@ func TestURLRouting(t *testing.T) {
     runtime: builtin
     urls: ["s3://nvm-assets/archive/"]
 `
-	r, root, tok := localNode(t, yaml, func(root string) []string {
-		return []string{"s3://nvm-assets/f.txt", "s3://nvm-assets/archive/f.txt", "file://" + root + "/f.txt",
-			"file://" + filepath.Dir(root) + "/metadata.db", "s3://nvm-assets/a/../../metadata.db", "s3://other/f.txt", "local://f.txt", "cid://bafkqaaa"}
+	r, root, tok := localNode(t, yaml, func(root string) []map[string]any {
+		return urlList("s3://nvm-assets/f.txt", "s3://nvm-assets/archive/f.txt", "file://"+root+"/f.txt",
+			"file://"+filepath.Dir(root)+"/metadata.db", "s3://nvm-assets/a/../../metadata.db", "s3://other/f.txt", "local://f.txt", "cid://bafkqaaa")
 	})
 	for _, p := range []string{"f.txt", "archive/f.txt"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
@@ -156,7 +237,8 @@ func TestIPFSGateway(t *testing.T) {
 }
 
 // TestLargeDownloadFlatMemory downloads a large file from storage.local
-// through the node and checks that the Go heap does not grow with it: the
+// through the node, plain and encrypted (decrypted on the way), whole and
+// from a third on, and checks that the Go heap does not grow with it: the
 // bytes allocated during the download (node and client together, one
 // process) stay under 32 MiB, and the live heap under 64 MiB, whatever the
 // file size. LARGE_DOWNLOAD_BYTES sets the size (default 64 MiB; the issue's
@@ -171,10 +253,15 @@ func TestLargeDownloadFlatMemory(t *testing.T) {
 		size = n
 	}
 	const yaml = "plugins:\n  - {id: storage.local, runtime: builtin, config: {root: \"{root}\"}}\n"
-	r, root, tok := localNode(t, yaml, func(string) []string { return []string{"local://big.bin"} })
-	want := writeLargeFile(t, filepath.Join(root, "big.bin"), size)
+	var want []byte
+	r, _, tok := localNode(t, yaml, func(root string) []map[string]any {
+		want = writeLargeFile(t, filepath.Join(root, "big.bin"), size)
+		pw := sealedFile(t, filepath.Join(root, "big.bin"), filepath.Join(root, "big.enc"))
+		return []map[string]any{{"url": "local://big.bin"}, {"url": "local://big.enc", "encryption": filecrypt.Scheme, "password": pw}}
+	})
 
-	for _, rng := range []string{"", fmt.Sprintf("bytes=%d-", size/3)} {
+	for _, c := range []struct{ index, rng string }{{"0", ""}, {"0", fmt.Sprintf("bytes=%d-", size/3)}, {"1", ""}, {"1", fmt.Sprintf("bytes=%d-", size/3)}} {
+		rng := c.rng
 		runtime.GC()
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -196,7 +283,7 @@ func TestLargeDownloadFlatMemory(t *testing.T) {
 				}
 			}
 		}()
-		req, _ := http.NewRequest("GET", r.url+"/api/v1/node/services/download/0", nil)
+		req, _ := http.NewRequest("GET", r.url+"/api/v1/node/services/download/"+c.index, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		if rng != "" {
 			req.Header.Set("Range", rng)
@@ -222,11 +309,11 @@ func TestLargeDownloadFlatMemory(t *testing.T) {
 			off = size / 3
 		}
 		if n != size-off || (rng == "" && string(h.Sum(nil)) != string(want)) {
-			t.Fatalf("download %q: %d bytes, status %d", rng, n, resp.StatusCode)
+			t.Fatalf("file %s, range %q: %d bytes, status %d", c.index, rng, n, resp.StatusCode)
 		}
 		alloc := after.TotalAlloc - before.TotalAlloc
-		t.Logf("range %q: %d MiB in %v (%.0f MB/s), allocated %.1f MiB, peak heap in use %.1f MiB",
-			rng, n>>20, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds()/1e6, float64(alloc)/(1<<20), float64(peak.Load())/(1<<20))
+		t.Logf("file %s (1: encrypted) range %q: %d MiB in %v (%.0f MB/s), allocated %.1f MiB, peak heap in use %.1f MiB",
+			c.index, rng, n>>20, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds()/1e6, float64(alloc)/(1<<20), float64(peak.Load())/(1<<20))
 		if alloc > 32<<20 {
 			t.Errorf("range %q: %d MiB allocated for a %d MiB download; memory must stay flat in file size", rng, alloc>>20, n>>20)
 		}
