@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 # official SDK against our metadata store, the ERC-1271 test wallet compiler.
 NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop core/auth/testdata/wallet
 
-.PHONY: all build build-slim dev demo run test check fuzz bench deps clean
+.PHONY: all build build-slim dev demo run test check fuzz bench bench-download deps clean
 
 all: build
 
@@ -71,6 +71,10 @@ fuzz:
 ## bench: load-test a running node with wrk (see scripts/bench.sh)
 bench: build
 	./scripts/bench.sh
+
+## bench-download: 1 GiB download through the node (local backend) vs nginx on loopback (apt-get install nginx curl)
+bench-download: build
+	./scripts/bench-download.sh
 
 clean:
 	rm -rf bin

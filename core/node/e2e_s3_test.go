@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -337,26 +336,50 @@ type versityGW struct{ endpoint, access, secret, dir string }
 // loopback over a fresh folder, for the test's lifetime.
 func startVersityGW(t *testing.T) versityGW {
 	t.Helper()
-	bin, err := exec.LookPath("versitygw")
-	if err != nil {
-		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "versitygw")
-		if _, serr := os.Stat(bin); serr != nil {
-			msg := "versitygw is not installed: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0 (.ci/run does)"
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
+	bin := findTool(t, "versitygw", "go install github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+	addr := freeAddr(t)
+	g := versityGW{endpoint: "http://" + addr, access: "e2eaccess", secret: "e2esecret-" + strconv.Itoa(os.Getpid()), dir: t.TempDir()}
+	runServer(t, bin, addr, "--port", addr, "--access", g.access, "--secret", g.secret, "posix", g.dir)
+	return g
+}
+
+// findTool finds a server binary in PATH or $(go env GOPATH)/bin. Without
+// it the test is skipped, or fails when CI=true, so CI never passes without
+// running it.
+func findTool(t *testing.T, name, install string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
 	}
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	msg := name + " is not installed: " + install + " (.ci/run does)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	g := versityGW{endpoint: "http://" + addr, access: "e2eaccess", secret: "e2esecret-" + strconv.Itoa(os.Getpid()), dir: t.TempDir()}
-	cmd := exec.Command(bin, "--port", addr, "--access", g.access, "--secret", g.secret, "posix", g.dir)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runServer starts bin with args, waits until addr accepts connections, and
+// kills it when the test ends.
+func runServer(t *testing.T, bin, addr string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -373,15 +396,15 @@ func startVersityGW(t *testing.T) versityGW {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return g
+			return
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("versitygw exited: %v\n%s", err, logs.String())
+			t.Fatalf("%s exited: %v\n%s", filepath.Base(bin), err, logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s within 30s: %v", addr, errors.Join(err))
+			t.Fatalf("%s did not listen on %s within 30s: %v", filepath.Base(bin), addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

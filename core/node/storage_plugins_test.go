@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,34 @@ func TestStoragePluginsConformance(t *testing.T) {
 `, bin.path, bin.sum, bucket, s3.endpoint, bucket, s3.access, s3.secret))
 		}})
 	})
+	t.Run("storage.gcs", func(t *testing.T) {
+		endpoint := startFakeGCS(t)
+		bin := buildPlugin(t, "../../plugins/storage-gcs", "storage-gcs")
+		var n atomic.Int32
+		storagetest.Run(t, storagetest.Options{New: func(t *testing.T) storage.Backend {
+			bucket := fmt.Sprintf("conf-%d", n.Add(1))
+			return loadStorage(t, "storage.gcs", fmt.Sprintf(`plugins:
+  - id: storage.gcs
+    runtime: process
+    path: %s
+    sha256: %s
+    urls: ["gs://%s/"]
+    config: {endpoint: %q, bucket: %s, create_bucket: true, project_id: test}
+`, bin.path, bin.sum, bucket, endpoint, bucket))
+		}})
+	})
+}
+
+// startFakeGCS runs fake-gcs-server (TESTBED.md) on loopback with an
+// in-memory backend for the test's lifetime and returns its JSON API
+// endpoint.
+func startFakeGCS(t *testing.T) string {
+	t.Helper()
+	bin := findTool(t, "fake-gcs-server", "go install github.com/fsouza/fake-gcs-server@v1.56.1")
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	runServer(t, bin, addr, "-scheme", "http", "-host", "127.0.0.1", "-port", port, "-public-host", addr, "-backend", "memory", "-log-level", "warn")
+	return "http://" + addr + "/storage/v1/"
 }
 
 // loadStorage loads a plugins.yaml document with the node's plugin host and
