@@ -174,18 +174,23 @@ func (s *server) computeCall(ctx context.Context, op wasmabi.Op, h uint32, n int
 		s.active[id] = true
 		return s.msg(&pb.SubmitResponse{Id: string(id)})
 	case wasmabi.OpStatus, wasmabi.OpStop, wasmabi.OpResults:
-		var r pb.JobRequest
-		if err := proto.Unmarshal(req, &r); err != nil {
+		// The frequent calls use the hand-written codecs (see wasmabi).
+		rid, err := wasmabi.DecodeJobRequest(req)
+		if err != nil {
 			return s.fail(badRequest(err))
 		}
-		id := compute.JobID(r.Id)
+		id := compute.JobID(rid)
 		switch op {
 		case wasmabi.OpStatus:
 			st, err := s.c.Status(ctx, id)
 			if err != nil {
 				return s.fail(err)
 			}
-			return s.msg(wasmabi.StatusToPB(st))
+			if !wasmabi.ValidStatus(st) {
+				return s.fail(errNotUTF8)
+			}
+			s.out = wasmabi.AppendJobStatus(append(s.out[:0], byte(wasmabi.StatusOK)), st)
+			return s.out
 		case wasmabi.OpStop:
 			if err := s.c.Stop(ctx, id); err != nil {
 				return s.fail(err)

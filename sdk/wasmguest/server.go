@@ -104,8 +104,8 @@ func (s *server) msg(m proto.Message) []byte {
 	return s.out
 }
 
-// errNotUTF8 refuses object info protobuf cannot carry.
-var errNotUTF8 = fmt.Errorf("object info with strings that are not UTF-8: %w", plugin.ErrInternal)
+// errNotUTF8 refuses responses protobuf cannot carry.
+var errNotUTF8 = fmt.Errorf("a response with strings that are not UTF-8: %w", plugin.ErrInternal)
 
 // object responds with prefix and info, encoded by hand: protobuf-go's
 // reflection costs tens of microseconds per message inside a module.

@@ -112,10 +112,14 @@ func (c *Compute) drive() {
 // step runs one OpStep and returns the number of active jobs. It starts
 // no instance: a discarded instance took its jobs with it.
 func (c *Compute) step() (uint32, error) {
-	ctx, cancel := context.WithTimeout(c.stepCtx, c.stepTimeout())
-	defer cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.stepLocked()
+}
+
+func (c *Compute) stepLocked() (uint32, error) {
+	ctx, cancel := context.WithTimeout(c.stepCtx, c.stepTimeout())
+	defer cancel()
 	if c.closed || c.inst == nil {
 		return 0, nil
 	}
@@ -272,8 +276,14 @@ func (c *Compute) Submit(ctx context.Context, spec compute.JobSpec) (compute.Job
 		err = c.decode(st, payload, &resp)
 	}
 	var tag string
+	var active uint32
 	if err == nil && c.inst != nil {
 		tag = c.inst.tag
+		// A first step at once starts the job without waiting for the
+		// driver, which would have to win the instance from the callers
+		// first. Should it fail, the job was accepted and then lost with
+		// its instance, which its id reports.
+		active, _ = c.stepLocked()
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -282,7 +292,9 @@ func (c *Compute) Submit(ctx context.Context, spec compute.JobSpec) (compute.Job
 	if tag == "" {
 		return "", &compute.Error{Op: "submit", Err: fmt.Errorf("plugin %s: the module instance failed: %w", c.cfg.ID, plugin.ErrUnavailable)}
 	}
-	c.poke()
+	if active > 0 {
+		c.poke()
+	}
 	return hostID(resp.Id, tag), nil
 }
 
