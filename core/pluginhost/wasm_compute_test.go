@@ -129,7 +129,9 @@ func TestWASMComputeJobsWithoutPolling(t *testing.T) {
 // loss, and the backend runs the next job.
 func TestWASMComputeStepTimeout(t *testing.T) {
 	e := computeMisbehaveWASM(t)
-	e.Limits.CallTimeout = 300 * time.Millisecond
+	// The call after the failure starts a fresh instance within its own
+	// timeout: a second leaves room for that on a loaded machine.
+	e.Limits.CallTimeout = time.Second
 	h := newWASMHost(t, e)
 	b, _ := h.Compute(e.ID)
 	id, err := b.Submit(t.Context(), compute.JobSpec{Name: "spin", Algorithm: compute.Algorithm{Ref: "spin"}})
@@ -202,7 +204,7 @@ func TestWASMComputeMemoryLimit(t *testing.T) {
 // cancellation stop a guest stuck in a call; the next call works.
 func TestWASMComputeCallLimits(t *testing.T) {
 	e := computeMisbehaveWASM(t)
-	e.Limits.CallTimeout = 300 * time.Millisecond
+	e.Limits.CallTimeout = time.Second
 	b, _ := newWASMHost(t, e).Compute(e.ID)
 	loop := compute.JobSpec{Name: "submit-loop", Algorithm: compute.Algorithm{Ref: "echo"}}
 	if _, err := b.Submit(t.Context(), loop); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), e.ID) {
