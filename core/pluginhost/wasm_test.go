@@ -344,6 +344,13 @@ func TestWASMRefused(t *testing.T) {
 			t.Errorf("a storage module declared as compute: %v", err)
 		}
 	})
+	t.Run("ComputeAsStorage", func(t *testing.T) {
+		e := computeMisbehaveWASM(t)
+		e.ID = "storage.misbehave"
+		if err := loadErr(t, e); !strings.Contains(err.Error(), "serves a compute backend, not storage") {
+			t.Errorf("a compute module declared as storage: %v", err)
+		}
+	})
 }
 
 // TestWASMCompilationCache checks a cache folder is filled: the small
