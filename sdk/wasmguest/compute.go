@@ -29,19 +29,22 @@ const idleRound = 10 * time.Microsecond
 const pumpWait = time.Millisecond
 
 // yield lets the module's other goroutines run until they are all blocked
-// or budget has passed, or until done (when not nil) reports true.
+// or budget has passed, or until done (when not nil) reports true. After a
+// round in which nothing else ran, nothing can change, so it returns
+// rather than spin out the budget.
 func yield(budget time.Duration, done func() bool) {
 	start := time.Now()
+	idle := false
 	for {
 		if done != nil && done() {
 			return
 		}
-		t := time.Now()
-		runtime.Gosched()
-		now := time.Now()
-		if (done == nil && now.Sub(t) < idleRound) || now.Sub(start) >= budget {
+		if idle || time.Since(start) >= budget {
 			return
 		}
+		t := time.Now()
+		runtime.Gosched()
+		idle = time.Since(t) < idleRound
 	}
 }
 
