@@ -3,7 +3,6 @@ package wasmabi
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -223,7 +222,15 @@ func appendTime(b []byte, num protowire.Number, t time.Time) []byte {
 // protobuf-go's deterministic output sorts them. Entries carry their key
 // and value even when empty, as protobuf-go writes them.
 func appendMap(b []byte, num protowire.Number, m map[string]string) []byte {
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	// Sorting on a stack array: slices.Sorted(maps.Keys(m)) costs ~15µs
+	// inside a module, a good part of a Status call.
+	var arr [8]string
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		e := protowire.AppendTag(nil, 1, protowire.BytesType)
 		e = protowire.AppendString(e, k)
 		e = protowire.AppendTag(e, 2, protowire.BytesType)
