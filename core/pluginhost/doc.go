@@ -2,7 +2,7 @@
 // backend interfaces (storage.Backend, compute.Backend), whatever runtime
 // each entry names: builtin (compiled in), process (a binary speaking
 // sdk/rpcplugin) or wasm (a WebAssembly module built with sdk/wasmguest,
-// run by wazero; storage backends only for now).
+// run by wazero).
 //
 // The rest of the node holds only the interfaces. For process plugins the
 // Host interposes a supervisor: a crashed process is restarted on the next
@@ -17,5 +17,7 @@
 // compiles; compiled code is cached (Options.WASMCacheDir). A call that
 // outlives its context or limits.call_timeout stops the module; an instance
 // that traps, exits or is stopped is discarded and the next call starts and
-// configures a fresh one, counted as a crash in the plugin's metrics.
+// configures a fresh one, counted as a crash in the plugin's metrics. A
+// compute module's jobs run in steps the Host drives while it has active
+// jobs, each bounded by limits.call_timeout (see sdk/wasmguest).
 package pluginhost

@@ -224,12 +224,12 @@ func TestLoadErrors(t *testing.T) {
 		want error
 		msg  string
 	}{
-		"checksum":         {Entry{ID: "storage.example", Runtime: RuntimeProcess, Path: path, SHA256: strings.Repeat("0", 64)}, rpcplugin.ErrChecksum, ""},
-		"wasm":             {Entry{ID: "compute.alg", Runtime: RuntimeWASM, Path: path, SHA256: sha}, errors.ErrUnsupported, ""},
-		"bad config":       {Entry{ID: "storage.local", Runtime: RuntimeBuiltin, Config: plugin.Config(`{"rooot":"/x"}`)}, plugin.ErrInvalidConfig, ""},
-		"unknown builtin":  {Entry{ID: "storage.s3", Runtime: RuntimeBuiltin}, nil, "no builtin backend"},
-		"wrong process id": {Entry{ID: "storage.other", Runtime: RuntimeProcess, Path: path, SHA256: sha}, nil, "is plugin storage.example"},
-		"process config":   {Entry{ID: "storage.example", Runtime: RuntimeProcess, Path: path, SHA256: sha, Config: plugin.Config(`{}`)}, plugin.ErrInvalidConfig, ""},
+		"checksum":          {Entry{ID: "storage.example", Runtime: RuntimeProcess, Path: path, SHA256: strings.Repeat("0", 64)}, rpcplugin.ErrChecksum, ""},
+		"wasm not a module": {Entry{ID: "compute.alg", Runtime: RuntimeWASM, Path: path, SHA256: sha}, nil, "compiling"},
+		"bad config":        {Entry{ID: "storage.local", Runtime: RuntimeBuiltin, Config: plugin.Config(`{"rooot":"/x"}`)}, plugin.ErrInvalidConfig, ""},
+		"unknown builtin":   {Entry{ID: "storage.s3", Runtime: RuntimeBuiltin}, nil, "no builtin backend"},
+		"wrong process id":  {Entry{ID: "storage.other", Runtime: RuntimeProcess, Path: path, SHA256: sha}, nil, "is plugin storage.example"},
+		"process config":    {Entry{ID: "storage.example", Runtime: RuntimeProcess, Path: path, SHA256: sha, Config: plugin.Config(`{}`)}, plugin.ErrInvalidConfig, ""},
 	} {
 		h := New(Options{Logger: quietLogger()})
 		err := h.Load(t.Context(), []Entry{{ID: "storage.memory", Runtime: RuntimeBuiltin}, tc.e})

@@ -97,9 +97,6 @@ func readVerified(path, want string) ([]byte, error) {
 // loadWASM compiles a module under the entry's limits and grants and
 // returns its backend, configured.
 func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plugin, error) {
-	if e.Kind() != plugin.KindStorage {
-		return nil, fmt.Errorf("plugin %s: the wasm runtime serves storage backends only for now: %w", e.ID, errors.ErrUnsupported)
-	}
 	if len(e.Grants.Hosts) > 0 {
 		return nil, fmt.Errorf("plugin %s: grants.hosts: the wasm runtime gives modules no network access yet; remove the grant or run the plugin as a process: %w", e.ID, errors.ErrUnsupported)
 	}
@@ -156,7 +153,7 @@ func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plug
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader).
 		WithFSConfig(fsc)
-	b, err := wasmhost.Open(ctx, wasmhost.Config{
+	wcfg := wasmhost.Config{
 		ID: e.ID,
 		Instantiate: func(ctx context.Context) (api.Module, error) {
 			return rt.InstantiateModule(ctx, cm, mc)
@@ -169,7 +166,22 @@ func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plug
 			log.Warn("wasm module instance failed; the next call starts a fresh one", "err", why)
 		},
 		OnClose: closeRT,
-	})
+	}
+	// The kind decides the host side; both share the instance machinery
+	// (replacement of failed instances, limits, the ABI).
+	var b interface {
+		plugin.Plugin
+		Alive() bool
+	}
+	switch e.Kind() {
+	case plugin.KindStorage:
+		b, err = wasmhost.Open(ctx, wcfg)
+	case plugin.KindCompute:
+		b, err = wasmhost.OpenCompute(ctx, wcfg)
+	default:
+		closeRT()
+		return nil, fmt.Errorf("plugin %s: the wasm runtime serves storage and compute backends, not %s: %w", e.ID, e.Kind(), errors.ErrUnsupported)
+	}
 	if err != nil {
 		return nil, err
 	}

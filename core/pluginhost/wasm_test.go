@@ -31,9 +31,11 @@ var (
 
 // The modules the tests build, by file name.
 var wasmModules = map[string]string{
-	"example.wasm":   "github.com/nvm-node/nvm-node/sdk/examples/storage-wasm",
-	"misbehave.wasm": "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/misbehave",
-	"badabi.wasm":    "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/badabi",
+	"example.wasm":          "github.com/nvm-node/nvm-node/sdk/examples/storage-wasm",
+	"misbehave.wasm":        "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/misbehave",
+	"badabi.wasm":           "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/badabi",
+	"compute-example.wasm":  "github.com/nvm-node/nvm-node/sdk/examples/compute-wasm",
+	"computemisbehave.wasm": "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/computemisbehave",
 }
 
 // wasmModule builds the test modules from Go source once per run and
@@ -335,11 +337,18 @@ func TestWASMRefused(t *testing.T) {
 			t.Errorf("hosts grant: %v, want ErrUnsupported naming grants.hosts", err)
 		}
 	})
-	t.Run("Compute", func(t *testing.T) {
+	t.Run("KindMismatch", func(t *testing.T) {
 		e := misbehaveWASM(t)
 		e.ID = "compute.misbehave"
-		if err := loadErr(t, e); !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("compute over wasm: %v, want ErrUnsupported", err)
+		if err := loadErr(t, e); !strings.Contains(err.Error(), "serves a storage backend, not compute") {
+			t.Errorf("a storage module declared as compute: %v", err)
+		}
+	})
+	t.Run("ComputeAsStorage", func(t *testing.T) {
+		e := computeMisbehaveWASM(t)
+		e.ID = "storage.misbehave"
+		if err := loadErr(t, e); !strings.Contains(err.Error(), "serves a compute backend, not storage") {
+			t.Errorf("a compute module declared as storage: %v", err)
 		}
 	})
 }

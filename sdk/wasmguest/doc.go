@@ -1,12 +1,12 @@
-// Package wasmguest serves a storage.Backend from a WebAssembly module
-// that the node runs with its wasm runtime (wazero). A plugin is a main
-// package that registers its backend at init time:
+// Package wasmguest serves a storage.Backend or a compute.Backend from a
+// WebAssembly module that the node runs with its wasm runtime (wazero). A
+// plugin is a main package that registers its backend at init time:
 //
 //	package main
 //
 //	import "github.com/nvm-node/nvm-node/sdk/wasmguest"
 //
-//	func init() { wasmguest.ServeStorage(mybackend.New()) }
+//	func init() { wasmguest.ServeStorage(mybackend.New()) } // or ServeCompute
 //
 //	func main() {}
 //
@@ -23,8 +23,30 @@
 // Anything kept only in the module's memory is then lost, so a backend
 // should keep its data in a directory granted in plugins.yaml.
 //
+// # Compute
+//
+// WASI preview 1 has no threads, and a module's goroutines run only while
+// the node is inside one of its exports. A compute backend is written as
+// usual — Submit starts the job in a goroutine and returns — and the node
+// gives the module's goroutines time in steps: while the module has jobs
+// that are not final, the node calls it to run them for a couple of
+// milliseconds at a time, at once again if they were busy, after a pause
+// of up to 20ms if they were all waiting (timers inside the module fire
+// with that granularity). Other calls (Status, List...) answer at once
+// between steps; Stop and Close wait for the job's code to return, as
+// they do outside WASM. Three consequences for job code:
+//
+//   - Nothing preempts it inside the module: code that computes for long
+//     must call runtime.Gosched now and then (or block, on a channel or a
+//     timer), or the step lasts until limits.call_timeout (30s when not
+//     set) stops the instance.
+//   - A job's data lives in module memory unless it is written to a
+//     granted directory; when the node replaces a failed instance, its jobs
+//     are gone, and their ids report compute.ErrJobNotFound wrapped with
+//     plugin.ErrUnavailable.
+//   - Logs and results are streamed without ever blocking the module: a
+//     followed log of a running job is polled by the node.
+//
 // The module gets no files, network, environment or arguments beyond what
 // plugins.yaml grants; stdout and stderr go to the node's log.
-//
-// Only storage backends are served for now; compute over WASM is planned.
 package wasmguest

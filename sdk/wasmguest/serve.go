@@ -1,6 +1,9 @@
 package wasmguest
 
-import "github.com/nvm-node/nvm-node/sdk/storage"
+import (
+	"github.com/nvm-node/nvm-node/sdk/compute"
+	"github.com/nvm-node/nvm-node/sdk/storage"
+)
 
 // srv is the backend the module's exports serve. It is package state
 // because WebAssembly exports are package-level functions with no receiver
@@ -12,3 +15,8 @@ var srv *server
 // -buildmode=c-shared runs package initialisation but never main.main.
 // A second call replaces the first.
 func ServeStorage(b storage.Backend) { srv = newServer(b) }
+
+// ServeCompute makes b the compute backend this module serves, like
+// ServeStorage. The node runs b's goroutines only while it is inside the
+// module: see the package documentation for what that means for jobs.
+func ServeCompute(b compute.Backend) { srv = newComputeServer(b) }

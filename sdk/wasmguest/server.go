@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/nvm-node/nvm-node/sdk/compute"
 	pb "github.com/nvm-node/nvm-node/sdk/internal/pluginpb"
 	"github.com/nvm-node/nvm-node/sdk/internal/wasmabi"
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -37,15 +38,31 @@ type putResult struct {
 // server dispatches the host's calls to a backend. It needs no lock: the
 // host never calls an instance concurrently.
 type server struct {
-	b       storage.Backend
+	p       plugin.Plugin   // the backend served, of either kind; nil if none
+	b       storage.Backend // set when serving storage
+	c       compute.Backend // set when serving compute
 	in, out []byte
 	readers map[uint32]io.ReadCloser
 	puts    map[uint32]*put
+	pumps   map[uint32]*pump
+	active  map[compute.JobID]bool // jobs not yet seen in a final state
 	next    uint32
 }
 
 func newServer(b storage.Backend) *server {
-	return &server{b: b, readers: map[uint32]io.ReadCloser{}, puts: map[uint32]*put{}}
+	s := &server{readers: map[uint32]io.ReadCloser{}, puts: map[uint32]*put{}, pumps: map[uint32]*pump{}, active: map[compute.JobID]bool{}}
+	if b != nil {
+		s.p, s.b = b, b
+	}
+	return s
+}
+
+func newComputeServer(c compute.Backend) *server {
+	s := newServer(nil)
+	if c != nil {
+		s.p, s.c = c, c
+	}
+	return s
 }
 
 // buffer returns the request buffer, grown to at least n bytes.
@@ -87,8 +104,8 @@ func (s *server) msg(m proto.Message) []byte {
 	return s.out
 }
 
-// errNotUTF8 refuses object info protobuf cannot carry.
-var errNotUTF8 = fmt.Errorf("object info with strings that are not UTF-8: %w", plugin.ErrInternal)
+// errNotUTF8 refuses responses protobuf cannot carry.
+var errNotUTF8 = fmt.Errorf("a response with strings that are not UTF-8: %w", plugin.ErrInternal)
 
 // object responds with prefix and info, encoded by hand: protobuf-go's
 // reflection costs tens of microseconds per message inside a module.
@@ -104,20 +121,26 @@ func (s *server) object(prefix []byte, info storage.ObjectInfo) []byte {
 // call performs one operation. n is the request's length in the buffer,
 // or for OpRead the most bytes wanted.
 func (s *server) call(op wasmabi.Op, h uint32, n int) []byte {
-	if n < 0 || (op != wasmabi.OpRead && n > len(s.in)) {
+	// For OpRead n is the most bytes wanted, for OpStep a time budget;
+	// otherwise it is the request's length.
+	noReq := op == wasmabi.OpRead || op == wasmabi.OpStep
+	if n < 0 || (!noReq && n > len(s.in)) {
 		return s.fail(fmt.Errorf("request length %d out of range: %w", n, plugin.ErrInternal))
 	}
 	req := s.in[:0]
-	if op != wasmabi.OpRead {
+	if !noReq {
 		req = s.in[:n]
 	}
-	if s.b == nil {
-		return s.fail(fmt.Errorf("the module serves no backend: call wasmguest.ServeStorage from an init function: %w", plugin.ErrInternal))
+	if s.p == nil {
+		return s.fail(fmt.Errorf("the module serves no backend: call wasmguest.ServeStorage or ServeCompute from an init function: %w", plugin.ErrInternal))
 	}
 	ctx := context.Background()
+	if op >= wasmabi.OpSubmit && op <= wasmabi.OpStep {
+		return s.computeCall(ctx, op, h, n, req)
+	}
 	switch op {
 	case wasmabi.OpInfo:
-		i, err := s.b.Info(ctx)
+		i, err := s.p.Info(ctx)
 		if err != nil {
 			return s.fail(err)
 		}
@@ -127,7 +150,7 @@ func (s *server) call(op wasmabi.Op, h uint32, n int) []byte {
 		if err := proto.Unmarshal(req, &r); err != nil {
 			return s.fail(badRequest(err))
 		}
-		if err := s.b.Configure(ctx, plugin.Config(r.Config)); err != nil {
+		if err := s.p.Configure(ctx, plugin.Config(r.Config)); err != nil {
 			return s.fail(err)
 		}
 		return s.respond(wasmabi.StatusOK)
@@ -138,17 +161,30 @@ func (s *server) call(op wasmabi.Op, h uint32, n int) []byte {
 		for id := range s.puts {
 			s.abortPut(id)
 		}
-		if err := s.b.Close(ctx); err != nil {
+		for id := range s.pumps {
+			s.closePump(id)
+		}
+		clear(s.active)
+		if err := s.p.Close(ctx); err != nil {
 			return s.fail(err)
 		}
 		return s.respond(wasmabi.StatusOK)
-	case wasmabi.OpGet:
-		return s.get(ctx, req)
 	case wasmabi.OpRead:
+		if p, ok := s.pumps[h]; ok {
+			return s.pumpRead(p, n)
+		}
 		return s.read(h, n)
 	case wasmabi.OpCloseHandle:
 		s.closeReader(h)
+		s.closePump(h)
 		return s.respond(wasmabi.StatusOK)
+	}
+	if s.b == nil {
+		return s.fail(fmt.Errorf("operation %d: the module serves a compute backend, not storage: %w", op, errors.ErrUnsupported))
+	}
+	switch op {
+	case wasmabi.OpGet:
+		return s.get(ctx, req)
 	case wasmabi.OpPutOpen:
 		return s.putOpen(ctx, req)
 	case wasmabi.OpPutWrite:

@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 // Wire schema between the nvm-node host and a process plugin. The Go types
 // generated from it stay in sdk/internal: plugin authors and the node use the
 // hand-written types of sdk/plugin, sdk/storage and sdk/compute, and

@@ -30,6 +30,9 @@
 // chunks with OpPutWrite and ends with OpPutCommit, which returns the
 // PutResponse, or OpPutAbort, after which nothing is stored.
 //
+// Compute streams (Logs, OpenResult) are read the same way; the comment on
+// OpSubmit says how jobs run in a module that cannot run between calls.
+//
 // # Errors
 //
 // An error travels as the google.rpc.Status that sdk/internal/wireerr
@@ -69,8 +72,8 @@ const (
 // reuse one, only add.
 type Op int32
 
-// The operations. Storage-first: compute backends are not served over
-// WASM yet (see sdk/wasmguest).
+// The lifecycle and storage operations; the compute ones are in
+// compute.go.
 const (
 	OpInfo        Op = 1  // InfoRequest -> InfoResponse
 	OpConfigure   Op = 2  // ConfigureRequest -> ConfigureResponse

@@ -3,10 +3,13 @@ package wasmabi
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/nvm-node/nvm-node/sdk/compute"
 	"github.com/nvm-node/nvm-node/sdk/storage"
 )
 
@@ -197,4 +200,75 @@ func AppendListResponse(b []byte, page storage.ListPage) []byte {
 // UTF-8).
 func ValidObject(o storage.ObjectInfo) bool {
 	return utf8.ValidString(o.Key) && utf8.ValidString(o.ContentType) && utf8.ValidString(o.ETag)
+}
+
+// DecodeJobRequest decodes a JobRequest (field 1, id), the request of the
+// frequent compute calls.
+func DecodeJobRequest(b []byte) (id string, err error) { return DecodeKeyRequest(b) }
+
+// appendTime appends t as a google.protobuf.Timestamp field, unless zero.
+func appendTime(b []byte, num protowire.Number, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	var ts []byte
+	ts = appendVarint(ts, 1, uint64(t.Unix()))
+	ts = appendVarint(ts, 2, uint64(int64(t.Nanosecond())))
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, ts)
+}
+
+// appendMap appends m as a map<string, string> field, keys sorted as
+// protobuf-go's deterministic output sorts them. Entries carry their key
+// and value even when empty, as protobuf-go writes them.
+func appendMap(b []byte, num protowire.Number, m map[string]string) []byte {
+	// Sorting on a stack array: slices.Sorted(maps.Keys(m)) costs ~15µs
+	// inside a module, a good part of a Status call.
+	var arr [8]string
+	keys := arr[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		e := protowire.AppendTag(nil, 1, protowire.BytesType)
+		e = protowire.AppendString(e, k)
+		e = protowire.AppendTag(e, 2, protowire.BytesType)
+		e = protowire.AppendString(e, m[k])
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = protowire.AppendBytes(b, e)
+	}
+	return b
+}
+
+// AppendJobStatus appends s encoded as a JobStatus.
+func AppendJobStatus(b []byte, s compute.Status) []byte {
+	b = appendString(b, 1, string(s.ID))
+	b = appendString(b, 2, s.Name)
+	b = appendString(b, 3, string(s.State))
+	b = appendString(b, 4, s.Message)
+	b = appendVarint(b, 5, uint64(int64(int32(s.ExitCode))))
+	b = appendTime(b, 6, s.Created)
+	b = appendTime(b, 7, s.Started)
+	b = appendTime(b, 8, s.Finished)
+	b = appendMap(b, 9, s.Details)
+	return appendMap(b, 10, s.Labels)
+}
+
+// ValidStatus reports whether s's strings can travel (proto3 strings are
+// UTF-8).
+func ValidStatus(s compute.Status) bool {
+	for _, v := range []string{string(s.ID), s.Name, string(s.State), s.Message} {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	for _, m := range []map[string]string{s.Details, s.Labels} {
+		for k, v := range m {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }

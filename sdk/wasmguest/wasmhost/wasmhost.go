@@ -1,18 +1,25 @@
 // Package wasmhost is the node's side of the wasmguest ABI: a
-// storage.Backend whose calls run in a WebAssembly module instance. The
-// node (core/pluginhost) owns the wazero runtime, its limits and grants;
-// this package only needs a function that instantiates the module, and
-// lives in the SDK because the ABI's encodings are internal to it.
+// storage.Backend (Open) or compute.Backend (OpenCompute) whose calls run
+// in a WebAssembly module instance. The node (core/pluginhost) owns the
+// wazero runtime, its limits and grants; this package only needs a
+// function that instantiates the module, and lives in the SDK because the
+// ABI's encodings are internal to it.
 //
 // One instance serves one call at a time. A call whose instance traps,
 // exits (a Go guest out of memory exits) or is stopped because the call's
 // context ended is failed with an error naming the plugin; the instance is
 // discarded, and the next call starts and configures a fresh one. Streams
 // opened on a discarded instance fail with plugin.ErrUnavailable.
+//
+// A compute module's jobs run only while the host steps it: Compute keeps
+// one goroutine that does so while the module reports active jobs (see
+// the package documentation of wasmguest).
 package wasmhost
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -81,10 +88,12 @@ type instance struct {
 	call  api.Function
 	stack []uint64
 	gen   uint64 // distinguishes instances, so stale handles are refused
+	tag   string // random: distinguishes instances in job ids, across node restarts too
 }
 
-// Storage is a storage.Backend served by a module.
-type Storage struct {
+// conn is the machinery every kind of backend shares: the live instance,
+// the calls into it, and its replacement after a failure.
+type conn struct {
 	cfg  Config
 	info plugin.Info
 
@@ -97,26 +106,38 @@ type Storage struct {
 	closeOnce  sync.Once
 }
 
+// Storage is a storage.Backend served by a module.
+type Storage struct{ conn }
+
 var _ storage.Backend = (*Storage)(nil)
 
 // Open starts the module, checks its ABI version and Info (kind, id and
 // storage API version) and returns the backend, not yet configured.
 func Open(ctx context.Context, cfg Config) (*Storage, error) {
-	s := &Storage{cfg: cfg}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fail := func(err error) (*Storage, error) {
-		s.discardLocked(nil)
-		s.runOnClose()
+	s := &Storage{conn{cfg: cfg}}
+	if err := s.start(ctx, plugin.KindStorage, storage.APIVersion); err != nil {
 		return nil, err
 	}
+	return s, nil
+}
+
+// start starts the first instance and checks its ABI version and Info
+// against the kind and API version wanted. On failure it runs OnClose.
+func (s *conn) start(ctx context.Context, kind plugin.Kind, apiVersion int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fail := func(err error) error {
+		s.discardLocked(nil)
+		s.runOnClose()
+		return err
+	}
+	cfg := s.cfg
 	mod, err := cfg.Instantiate(ctx)
 	if err != nil {
 		s.runOnClose()
-		return nil, fmt.Errorf("plugin %s: starting the module: %w", cfg.ID, err)
+		return fmt.Errorf("plugin %s: starting the module: %w", cfg.ID, err)
 	}
-	s.gens++
-	s.inst = &instance{mod: mod, mem: mod.Memory(), stack: make([]uint64, 3), gen: s.gens}
+	s.newInstanceLocked(mod)
 	ver := mod.ExportedFunction(wasmabi.ExportVersion)
 	if ver == nil {
 		return fail(fmt.Errorf("plugin %s: the module does not export %s: it is not an nvm-node plugin (build it with github.com/nvm-node/nvm-node/sdk/wasmguest)", cfg.ID, wasmabi.ExportVersion))
@@ -128,7 +149,6 @@ func Open(ctx context.Context, cfg Config) (*Storage, error) {
 	if v := int(int32(res[0])); v != wasmabi.Version {
 		return fail(&VersionError{Plugin: cfg.ID, What: "wasm plugin ABI", PluginVersion: max(v, 0), NodeVersion: wasmabi.Version})
 	}
-	s.inst.buf, s.inst.call = mod.ExportedFunction(wasmabi.ExportBuffer), mod.ExportedFunction(wasmabi.ExportCall)
 	if s.inst.buf == nil || s.inst.call == nil || s.inst.mem == nil {
 		return fail(fmt.Errorf("plugin %s: the module lacks %s, %s or its memory export", cfg.ID, wasmabi.ExportBuffer, wasmabi.ExportCall))
 	}
@@ -143,25 +163,36 @@ func Open(ctx context.Context, cfg Config) (*Storage, error) {
 	switch err := s.info.Validate(); {
 	case err != nil:
 		return fail(fmt.Errorf("plugin %s: %w", cfg.ID, err))
-	case s.info.Kind != plugin.KindStorage:
-		return fail(fmt.Errorf("plugin %s: the module serves a %s backend; the wasm runtime serves storage backends only for now: %w", cfg.ID, s.info.Kind, errors.ErrUnsupported))
+	case s.info.Kind != kind:
+		return fail(fmt.Errorf("plugin %s: the module serves a %s backend, not %s", cfg.ID, s.info.Kind, kind))
 	case s.info.ID() != cfg.ID:
 		return fail(fmt.Errorf("plugin %s: the module reports id %s", cfg.ID, s.info.ID()))
-	case s.info.APIVersion != storage.APIVersion:
-		return fail(&VersionError{Plugin: cfg.ID, What: "storage API", PluginVersion: s.info.APIVersion, NodeVersion: storage.APIVersion})
+	case s.info.APIVersion != apiVersion:
+		return fail(&VersionError{Plugin: cfg.ID, What: string(kind) + " API", PluginVersion: s.info.APIVersion, NodeVersion: apiVersion})
 	}
-	return s, nil
+	return nil
+}
+
+// newInstanceLocked makes mod the live instance.
+func (s *conn) newInstanceLocked(mod api.Module) {
+	s.gens++
+	var tag [4]byte
+	rand.Read(tag[:])
+	s.inst = &instance{
+		mod: mod, mem: mod.Memory(), stack: make([]uint64, 3), gen: s.gens, tag: hex.EncodeToString(tag[:]),
+		buf: mod.ExportedFunction(wasmabi.ExportBuffer), call: mod.ExportedFunction(wasmabi.ExportCall),
+	}
 }
 
 // Alive reports whether the backend is open and has a live instance (the
 // next call would otherwise start one).
-func (s *Storage) Alive() bool {
+func (s *conn) Alive() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !s.closed && s.inst != nil && !s.inst.mod.IsClosed()
 }
 
-func (s *Storage) runOnClose() {
+func (s *conn) runOnClose() {
 	s.closeOnce.Do(func() {
 		if s.cfg.OnClose != nil {
 			s.cfg.OnClose()
@@ -171,7 +202,7 @@ func (s *Storage) runOnClose() {
 
 // ensureLocked returns the live instance, starting and configuring a new
 // one if the last was discarded.
-func (s *Storage) ensureLocked(ctx context.Context) (*instance, error) {
+func (s *conn) ensureLocked(ctx context.Context) (*instance, error) {
 	if s.closed {
 		return nil, fmt.Errorf("plugin %s: %w", s.cfg.ID, plugin.ErrClosed)
 	}
@@ -185,11 +216,7 @@ func (s *Storage) ensureLocked(ctx context.Context) (*instance, error) {
 		}
 		return nil, fmt.Errorf("plugin %s: restarting the module: %w: %w", s.cfg.ID, plugin.ErrUnavailable, err)
 	}
-	s.gens++
-	s.inst = &instance{
-		mod: mod, mem: mod.Memory(), stack: make([]uint64, 3), gen: s.gens,
-		buf: mod.ExportedFunction(wasmabi.ExportBuffer), call: mod.ExportedFunction(wasmabi.ExportCall),
-	}
+	s.newInstanceLocked(mod)
 	if s.cfg.OnStart != nil {
 		s.cfg.OnStart()
 	}
@@ -204,7 +231,7 @@ func (s *Storage) ensureLocked(ctx context.Context) (*instance, error) {
 
 // discardLocked closes the current instance; why, when not nil, is the
 // failure that condemned it.
-func (s *Storage) discardLocked(why error) {
+func (s *conn) discardLocked(why error) {
 	if s.inst == nil {
 		return
 	}
@@ -218,7 +245,7 @@ func (s *Storage) discardLocked(why error) {
 // callLocked runs op with req (or, for OpRead, n) and returns the status
 // and the payload, which stays valid until the next call. An error is a
 // failure of the instance, which is then discarded.
-func (s *Storage) callLocked(ctx context.Context, op wasmabi.Op, h uint32, req []byte, n int) (wasmabi.Status, []byte, error) {
+func (s *conn) callLocked(ctx context.Context, op wasmabi.Op, h uint32, req []byte, n int) (wasmabi.Status, []byte, error) {
 	inst, err := s.ensureLocked(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -250,7 +277,7 @@ func (s *Storage) callLocked(ctx context.Context, op wasmabi.Op, h uint32, req [
 // outOfMemory reports whether the instance's memory is within a Go heap
 // arena (4 MiB on wasm) of its limit, the sign that the module died
 // failing to grow it.
-func (s *Storage) outOfMemory(mem api.Memory) (used uint64, ok bool) {
+func (s *conn) outOfMemory(mem api.Memory) (used uint64, ok bool) {
 	if mem == nil || s.cfg.MemoryLimit == 0 {
 		return 0, false
 	}
@@ -259,7 +286,7 @@ func (s *Storage) outOfMemory(mem api.Memory) (used uint64, ok bool) {
 }
 
 // failed discards the instance after a failed call and explains why.
-func (s *Storage) failed(ctx context.Context, err error) error {
+func (s *conn) failed(ctx context.Context, err error) error {
 	var mem api.Memory
 	if s.inst != nil {
 		mem = s.inst.mem
@@ -281,7 +308,7 @@ func (s *Storage) failed(ctx context.Context, err error) error {
 
 // callMsgLocked runs op with a request message and decodes the response
 // into resp (when not nil), or returns the module's error.
-func (s *Storage) callMsgLocked(ctx context.Context, op wasmabi.Op, h uint32, req, resp proto.Message) error {
+func (s *conn) callMsgLocked(ctx context.Context, op wasmabi.Op, h uint32, req, resp proto.Message) error {
 	b, err := proto.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("plugin %s: encoding the request: %w", s.cfg.ID, err)
@@ -296,7 +323,7 @@ func (s *Storage) callMsgLocked(ctx context.Context, op wasmabi.Op, h uint32, re
 	return s.decode(st, payload, resp)
 }
 
-func (s *Storage) decode(st wasmabi.Status, payload []byte, resp proto.Message) error {
+func (s *conn) decode(st wasmabi.Status, payload []byte, resp proto.Message) error {
 	switch st {
 	case wasmabi.StatusOK:
 		if resp == nil {
@@ -315,7 +342,7 @@ func (s *Storage) decode(st wasmabi.Status, payload []byte, resp proto.Message) 
 // bounded derives the context of a call no caller's context bounds.
 // Without a timeout it is a context that is never done, which also spares
 // wazero a watcher goroutine per call.
-func (s *Storage) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+func (s *conn) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
 	if s.cfg.CallTimeout > 0 {
 		return context.WithTimeout(ctx, s.cfg.CallTimeout)
@@ -324,10 +351,10 @@ func (s *Storage) bounded(ctx context.Context) (context.Context, context.CancelF
 }
 
 // Info returns the Info read when the module was opened.
-func (s *Storage) Info(context.Context) (plugin.Info, error) { return s.info, nil }
+func (s *conn) Info(context.Context) (plugin.Info, error) { return s.info, nil }
 
 // Configure configures the module and remembers cfg for later instances.
-func (s *Storage) Configure(ctx context.Context, cfg plugin.Config) error {
+func (s *conn) Configure(ctx context.Context, cfg plugin.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.callMsgLocked(ctx, wasmabi.OpConfigure, 0, &pluginpb.ConfigureRequest{Config: cfg}, nil); err != nil {
@@ -342,6 +369,10 @@ func (s *Storage) Configure(ctx context.Context, cfg plugin.Config) error {
 func (s *Storage) Close(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.closeLocked(ctx)
+}
+
+func (s *conn) closeLocked(ctx context.Context) error {
 	if s.closed {
 		return nil
 	}
