@@ -43,19 +43,16 @@ const Version = "v0.1.0"
 // DefaultListLimit is the page size of List when the caller sets none.
 const DefaultListLimit = 1000
 
-// CapPresign is the presign capability, as sdk/storage defines it.
-// TODO(lead): replace with storage.CapPresign once the s3 branch lands.
-const CapPresign plugin.Capability = "storage.presign"
+// CapPresign and PresignOptions are the sdk's (storage.Presigner), named
+// here for the plugin's users.
+const CapPresign = storage.CapPresign
 
-// PresignOptions mirror sdk/storage's PresignOptions, which are not on main
-// yet. TODO(lead): make this an alias of storage.PresignOptions.
-type PresignOptions struct {
-	// Method is "GET" or "PUT".
-	Method string
-	// Expires is how long the URL stays valid; zero means 15 minutes, at
-	// most 7 days (the V4 limit).
-	Expires time.Duration
-}
+// PresignOptions: Method "GET" or "PUT"; Expires zero means 15 minutes, at
+// most 7 days (the V4 limit).
+type PresignOptions = storage.PresignOptions
+
+// The process runtime presigns through this interface.
+var _ storage.Presigner = (*Backend)(nil)
 
 // state of a Backend's lifecycle.
 type state int
