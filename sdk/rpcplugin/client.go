@@ -220,7 +220,7 @@ func (c *storageClient) Get(ctx context.Context, key string, opts storage.GetOpt
 	first, recv, cancel, err := openStream(ctx, func(sctx context.Context) (interface {
 		Recv() (*pb.GetResponse, error)
 	}, error) {
-		return c.c.Get(sctx, req)
+		return c.c.Get(sctx, req, chunkCallOption())
 	})
 	if err != nil {
 		return fail(c.err(err))

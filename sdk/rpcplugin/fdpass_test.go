@@ -333,3 +333,57 @@ func TestKilledAfterFileHandoff(t *testing.T) {
 		t.Errorf("call after the kill: %v", err)
 	}
 }
+
+// BenchmarkGetModes streams one object (256 MiB, or NVM_STORAGETEST_LARGE)
+// per iteration from a real plugin process through each read mode: the
+// object's file handed over, a pipe the plugin fills, gRPC chunks.
+func BenchmarkGetModes(b *testing.B) {
+	size := int64(256 << 20)
+	if v := os.Getenv(storagetest.LargeEnv); v != "" {
+		n, err := storagetest.ParseSize(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = n
+	}
+	for _, mode := range []string{"file", "pipe", "chunks"} {
+		cfg := Config{ID: "storage.example", Path: buildPlugins(b)["storage"], noFDChannel: mode == "chunks"}
+		conf := fmt.Sprintf(`{"root":%q,"noSync":true}`, b.TempDir())
+		if mode == "pipe" {
+			cfg, conf = Config{ID: "storage.memory", Path: buildPlugins(b)["memstorage"]}, ""
+		}
+		be := startProcessConfig(b, cfg).Backend().(storage.Backend)
+		if err := be.Configure(b.Context(), plugin.Config(conf)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := be.Put(b.Context(), "big", io.LimitReader(zeros{}, size), storage.PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("%s/%dMiB", mode, size>>20), func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				rc, _, err := be.Get(b.Context(), "big", storage.GetOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err := io.Copy(io.Discard, rc)
+				if m := readMode(rc); m != expectMode(mode) {
+					b.Fatalf("read through %s, want %s", m, expectMode(mode))
+				}
+				rc.Close()
+				if err != nil || n != size {
+					b.Fatalf("copied %d of %d: %v", n, size, err)
+				}
+			}
+		})
+		be.Close(b.Context())
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
