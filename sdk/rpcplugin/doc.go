@@ -38,8 +38,8 @@
 // with a file descriptor:
 //
 //   - when the reader returned by the backend's Get is a local file (an
-//     *os.File, an *io.SectionReader over one or a type embedding it, or a
-//     reader implementing FileSection), the plugin hands over the file
+//     *os.File, an *io.SectionReader over one, or a reader implementing
+//     FileSection), the plugin hands over the file
 //     itself and closes its reader; the node reads the section with pread,
 //     at page-cache speed, and no longer needs the plugin for this read;
 //   - otherwise the plugin hands over the read end of a pipe and copies the

@@ -132,14 +132,17 @@ func (c *fdChannel) shut() {
 // FileSection is implemented by a reader returned by a storage backend's
 // Get whose bytes are a section of a local file. A process plugin then
 // hands the node the file itself instead of copying its bytes, and the
-// node reads it at page-cache speed. The plugin closes the reader once
-// the node has the descriptor; the node reads with pread, so the file's
-// offset is not used. *io.SectionReader over an *os.File (and types that
-// embed one) qualify through their Outer method; a bare *os.File
-// qualifies from its current offset to its end.
+// node reads it at page-cache speed. The plugin closes the reader once the
+// node has the descriptor; the node reads with pread, so the file's offset
+// is not used. Besides implementers of FileSection, a bare *os.File (from
+// its current offset to its end) and an *io.SectionReader over an *os.File
+// qualify. Types that merely embed an *io.SectionReader do not: they may
+// change the bytes (decrypt, decompress) in their own Read; such a type
+// declares itself a plain file section by implementing FileSection.
 type FileSection interface {
-	// FileSection returns the file and the section of it the reader
-	// yields; ok false means the bytes do not come from a local file.
+	// FileSection returns the file and the section of it the reader has
+	// still to yield; ok false means the bytes do not come from a local
+	// file as they are.
 	FileSection() (f *os.File, offset, length int64, ok bool)
 }
 
@@ -149,22 +152,15 @@ func fileSection(r io.Reader) (f *os.File, off, n int64, ok bool) {
 	switch r := r.(type) {
 	case FileSection:
 		f, off, n, ok = r.FileSection()
-	case interface {
-		Outer() (io.ReaderAt, int64, int64)
-	}:
-		var ra io.ReaderAt
-		ra, off, n = r.Outer()
+	case *io.SectionReader:
+		ra, base, size := r.Outer()
 		f, ok = ra.(*os.File)
-		if ok {
-			// Outer reports the section, not what was already read.
-			if sk, isSeeker := r.(io.Seeker); isSeeker {
-				pos, err := sk.Seek(0, io.SeekCurrent)
-				if err != nil || pos < 0 || pos > n {
-					return nil, 0, 0, false
-				}
-				off, n = off+pos, n-pos
-			}
+		// Outer reports the whole section, not what is left of it.
+		pos, err := r.Seek(0, io.SeekCurrent)
+		if err != nil || pos < 0 || pos > size {
+			return nil, 0, 0, false
 		}
+		off, n = base+pos, size-pos
 	case *os.File:
 		fi, err := r.Stat()
 		if err != nil || !fi.Mode().IsRegular() {
@@ -178,6 +174,9 @@ func fileSection(r io.Reader) (f *os.File, off, n int64, ok bool) {
 	}
 	if !ok || f == nil || off < 0 || n < 0 {
 		return nil, 0, 0, false
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, 0, false // the node accepts regular files only
 	}
 	return f, off, n, true
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // ChunkSize is the largest number of bytes one stream message carries.
-const ChunkSize = 1 << 20
+const ChunkSize = 256 << 10
 
 // The server side runs in the plugin process and calls the author's backend.
 

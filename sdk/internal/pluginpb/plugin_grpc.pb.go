@@ -3,7 +3,7 @@
 // hand-written types of sdk/plugin, sdk/storage and sdk/compute, and
 // sdk/rpcplugin converts.
 //
-// Streams carry bytes in chunks of at most 1 MiB. Errors travel as gRPC
+// Streams carry bytes in chunks of at most 256 KiB. Errors travel as gRPC
 // statuses with one ErrorDetail naming the sentinel, so errors.Is holds on
 // the host.
 
