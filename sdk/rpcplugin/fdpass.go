@@ -343,6 +343,34 @@ func (r *getReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo copies the object to w through one ChunkSize buffer. Without it
+// io.Copy would use w's ReadFrom when w has one (io.Discard, bufio,
+// net/http's response writer), reading 8-32 KiB at a time: a system call
+// each on a pipe or a file.
+func (r *getReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, ChunkSize)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			wn, werr := w.Write(buf[:n])
+			total += int64(wn)
+			if werr == nil && wn < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // readChunks is streamReader.Read without its lock (Read holds it); it
 // returns 0, nil when the plugin switches to a descriptor.
 func (r *getReader) readChunks(p []byte) (int, error) {
