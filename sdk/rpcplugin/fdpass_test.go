@@ -481,3 +481,66 @@ func TestFileSection(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentGets runs many Gets at once on each plugin, half of them
+// abandoned part-way, so descriptors of different Gets cross on the one
+// channel.
+func TestConcurrentGets(t *testing.T) {
+	bs, _, data := processes(t)
+	for mode, b := range bs {
+		t.Run(mode, func(t *testing.T) {
+			before := -1
+			if runtime.GOOS == "linux" {
+				before = openFDs(t, "self")
+			}
+			errs := make(chan error, 16)
+			for g := range 16 {
+				go func() {
+					errs <- func() error {
+						for i := range 4 {
+							// Whole objects (a file on "file") and ranges (a
+							// pipe there) mixed.
+							off, opts := int64(g*4096+i), storage.GetOptions{}
+							if g%4 == 0 {
+								off = 0
+							} else {
+								opts.Range = &storage.Range{Offset: off, Length: -1}
+							}
+							rc, _, err := b.Get(t.Context(), "obj", opts)
+							if err != nil {
+								return err
+							}
+							if (g+i)%2 == 0 {
+								_, err = io.ReadFull(rc, make([]byte, 4096))
+								rc.Close()
+								if err != nil {
+									return err
+								}
+								continue
+							}
+							got, err := io.ReadAll(rc)
+							rc.Close()
+							if err != nil {
+								return err
+							}
+							if !bytes.Equal(got, data[off:]) {
+								return fmt.Errorf("Get from %d: %d bytes, not the object's", off, len(got))
+							}
+						}
+						return nil
+					}()
+				}()
+			}
+			for range 16 {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			if before >= 0 {
+				if n := settle(func() int { return openFDs(t, "self") }, before); n != before {
+					t.Errorf("node has %d descriptors open, %d before", n, before)
+				}
+			}
+		})
+	}
+}
