@@ -193,7 +193,8 @@ func (r *streamReader[M]) Close() error {
 
 type storageClient struct {
 	*lifecycleClient
-	c pb.StorageClient
+	c   pb.StorageClient
+	fds *fdChannel // nil without a descriptor channel
 }
 
 var _ storage.Backend = (*storageClient)(nil)
@@ -206,29 +207,30 @@ func (c *storageClient) Get(ctx context.Context, key string, opts storage.GetOpt
 	if opts.Range != nil {
 		req.Range = &pb.Range{Offset: opts.Range.Offset, Length: opts.Range.Length}
 	}
+	var ch chan int
+	if c.fds != nil {
+		req.DescriptorId, ch = c.fds.register()
+	}
+	fail := func(err error) (io.ReadCloser, storage.ObjectInfo, error) {
+		if ch != nil {
+			c.fds.release(req.DescriptorId, ch)
+		}
+		return nil, storage.ObjectInfo{}, err
+	}
 	first, recv, cancel, err := openStream(ctx, func(sctx context.Context) (interface {
 		Recv() (*pb.GetResponse, error)
 	}, error) {
-		return c.c.Get(sctx, req)
+		return c.c.Get(sctx, req, chunkCallOption())
 	})
 	if err != nil {
-		return nil, storage.ObjectInfo{}, c.err(err)
+		return fail(c.err(err))
 	}
 	info := first.GetInfo()
 	if info == nil {
 		cancel()
-		return nil, storage.ObjectInfo{}, fmt.Errorf("plugin %s: get stream did not start with object info: %w", c.who, plugin.ErrInternal)
+		return fail(fmt.Errorf("plugin %s: get stream did not start with object info: %w", c.who, plugin.ErrInternal))
 	}
-	return &streamReader[*pb.GetResponse]{
-		recv: recv, cancel: cancel, who: c.who,
-		chunk: func(m *pb.GetResponse) ([]byte, bool) {
-			ch, ok := m.Msg.(*pb.GetResponse_Chunk)
-			if !ok {
-				return nil, false
-			}
-			return ch.Chunk, true
-		},
-	}, fromObject(info), nil
+	return newGetReader(c.who, recv, cancel, c.fds, req.DescriptorId, ch), fromObject(info), nil
 }
 
 func (c *storageClient) Put(ctx context.Context, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
@@ -435,7 +437,8 @@ func (c *computeClient) OpenResult(ctx context.Context, id compute.JobID, name s
 
 // newBackend asks the plugin behind conn for its Info and returns the
 // matching client. onClose runs once after the remote Close.
-func newBackend(ctx context.Context, conn grpc.ClientConnInterface, fallbackID string, onClose func()) (plugin.Plugin, plugin.Info, error) {
+// fds, when not nil, is the process's descriptor channel.
+func newBackend(ctx context.Context, conn grpc.ClientConnInterface, fallbackID string, fds *fdChannel, onClose func()) (plugin.Plugin, plugin.Info, error) {
 	lc := &lifecycleClient{who: fallbackID, lc: pb.NewLifecycleClient(conn), onClose: onClose}
 	info, err := lc.fetchInfo(ctx)
 	if err != nil {
@@ -457,7 +460,7 @@ func newBackend(ctx context.Context, conn grpc.ClientConnInterface, fallbackID s
 	}
 	switch info.Kind {
 	case plugin.KindStorage:
-		return &storageClient{lifecycleClient: lc, c: pb.NewStorageClient(conn)}, info, nil
+		return &storageClient{lifecycleClient: lc, c: pb.NewStorageClient(conn), fds: fds}, info, nil
 	default:
 		return &computeClient{lifecycleClient: lc, c: pb.NewComputeClient(conn)}, info, nil
 	}

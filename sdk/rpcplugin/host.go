@@ -49,6 +49,8 @@ type Config struct {
 
 	// protocolVersion overrides plugin.ProtocolVersion, for tests.
 	protocolVersion int
+	// noFDChannel makes every Get stream chunks, for tests of that path.
+	noFDChannel bool
 }
 
 // Process is a running plugin process.
@@ -58,6 +60,7 @@ type Process struct {
 	info    plugin.Info
 	pid     int
 	stderr  []*logWriter
+	fds     *fdChannel // nil without descriptor passing
 }
 
 // Backend returns the process's backend: a storage.Backend or a
@@ -77,6 +80,9 @@ func (p *Process) Exited() bool { return p.client.Exited() }
 // it answers within two seconds, forcibly otherwise.
 func (p *Process) Kill() {
 	p.client.Kill()
+	if p.fds != nil {
+		p.fds.shut()
+	}
 	for _, w := range p.stderr {
 		w.Flush()
 	}
@@ -111,6 +117,18 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	cmd.Env = append([]string{}, cfg.Env...)
 	cmd.Dir = cfg.Dir
 	setDeathSignal(cmd)
+	// The descriptor channel is best effort: without it Gets stream
+	// chunks over gRPC.
+	var fdHost, fdChild *os.File
+	if !cfg.noFDChannel {
+		if fdHost, fdChild, err = openFDChannel(); err != nil {
+			log.Debug("no descriptor passing", "err", err)
+		}
+	}
+	if fdChild != nil {
+		cmd.ExtraFiles = []*os.File{fdChild} // descriptor 3 in the plugin
+		cmd.Env = append(cmd.Env, fdChannelEnv+"=3")
+	}
 
 	stderr := newLogWriter(log, "stderr", slog.LevelInfo)
 	syncErr := newLogWriter(log, "stderr", slog.LevelInfo)
@@ -127,13 +145,20 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		SyncStderr:       syncErr,
 		SyncStdout:       syncOut,
 		Logger:           hclog.NewNullLogger(),
+		GRPCDialOptions:  dialOptions(),
 	})
+	p := &Process{client: client, stderr: []*logWriter{stderr, syncErr, syncOut}}
 	fail := func(err error) (*Process, error) {
-		client.Kill()
-		stderr.Flush()
+		if fdHost != nil {
+			fdHost.Close()
+		}
+		p.Kill()
 		return nil, err
 	}
 	rpc, err := client.Client()
+	if fdChild != nil {
+		fdChild.Close() // the plugin has its copy
+	}
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "incompatible api version") {
 			return fail(&VersionError{Plugin: who, What: "plugin protocol", NodeVersions: []int{version}})
@@ -148,11 +173,17 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if !ok {
 		return fail(fmt.Errorf("plugin %s: unexpected client %T", who, raw))
 	}
-	p := &Process{client: client, stderr: []*logWriter{stderr, syncErr, syncOut}}
+	if fdHost != nil {
+		p.fds, err = hostFDChannel(fdHost)
+		fdHost = nil
+		if err != nil {
+			log.Debug("no descriptor passing", "err", err)
+		}
+	}
 	if rc := client.ReattachConfig(); rc != nil && rc.Pid != 0 {
 		p.pid = rc.Pid
 	}
-	p.backend, p.info, err = newBackend(ctx, conn, who, p.Kill)
+	p.backend, p.info, err = newBackend(ctx, conn, who, p.fds, p.Kill)
 	if err != nil {
 		return fail(err)
 	}

@@ -58,7 +58,7 @@ func inMemory(t *testing.T, b plugin.Plugin) plugin.Plugin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be, _, err := newBackend(t.Context(), raw.(*grpc.ClientConn), "in-memory", nil)
+	be, _, err := newBackend(t.Context(), raw.(*grpc.ClientConn), "in-memory", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +118,7 @@ func buildPlugins(t testing.TB) map[string]string {
 			"storage":    "../examples/storage-process",
 			"compute":    "../examples/compute-process",
 			"badversion": "./testdata/badversion",
+			"memstorage": "./testdata/memstorage",
 		} {
 			out := filepath.Join(binDir, name)
 			cmd := exec.Command("go", "build", "-o", out, pkg)
@@ -136,11 +137,17 @@ func buildPlugins(t testing.TB) map[string]string {
 
 func startProcess(t testing.TB, bin, id string, log *slog.Logger) *Process {
 	t.Helper()
-	sum, err := FileSHA256(bin)
+	return startProcessConfig(t, Config{ID: id, Path: bin, Logger: log})
+}
+
+func startProcessConfig(t testing.TB, cfg Config) *Process {
+	t.Helper()
+	sum, err := FileSHA256(cfg.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(context.Background(), Config{ID: id, Path: bin, SHA256: sum, Logger: log})
+	cfg.SHA256 = sum
+	p, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,44 +185,60 @@ func TestComputeConformanceProcess(t *testing.T) {
 	})
 }
 
+// TestKilledMidStream kills the plugin while the node reads an object the
+// plugin produces: chunks over gRPC, or a pipe the plugin fills. (A file
+// handed over as a descriptor needs the plugin no more: see
+// TestKilledAfterFileHandoff.)
 func TestKilledMidStream(t *testing.T) {
-	bin := buildPlugins(t)["storage"]
-	p := startProcess(t, bin, "storage.example", nil)
-	b := p.Backend().(storage.Backend)
-	raw, _ := json.Marshal(map[string]any{"root": t.TempDir(), "noSync": true})
-	configure(t, b, string(raw))
-	data := bytes.Repeat([]byte("x"), 32<<20)
-	if _, err := b.Put(t.Context(), "big", bytes.NewReader(data), storage.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rc, _, err := b.Get(t.Context(), "big", storage.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if _, err := io.ReadFull(rc, make([]byte, 1<<20)); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, rc)
-	if err == nil {
-		t.Fatalf("read %d more bytes and a clean EOF from a killed plugin", n)
-	}
-	for what, err := range map[string]error{
-		"read":          err,
-		"call after it": func() error { _, err := b.Stat(t.Context(), "big"); return err }(),
+	for name, cfg := range map[string]Config{
+		"chunks": {ID: "storage.example", Path: buildPlugins(t)["storage"], noFDChannel: true},
+		"pipe":   {ID: "storage.memory", Path: buildPlugins(t)["memstorage"]},
 	} {
-		if !errors.Is(err, plugin.ErrUnavailable) {
-			t.Errorf("%s: %v does not wrap plugin.ErrUnavailable", what, err)
-		}
-		if !strings.Contains(err.Error(), "storage.example") {
-			t.Errorf("%s: %q does not name the plugin", what, err)
-		}
-	}
-	if err := b.Close(t.Context()); err != nil {
-		t.Errorf("Close of a dead plugin: %v", err)
+		t.Run(name, func(t *testing.T) {
+			p := startProcessConfig(t, cfg)
+			b := p.Backend().(storage.Backend)
+			raw, _ := json.Marshal(map[string]any{"root": t.TempDir(), "noSync": true})
+			if cfg.ID == "storage.memory" {
+				raw = nil
+			}
+			configure(t, b, string(raw))
+			data := bytes.Repeat([]byte("x"), 32<<20)
+			if _, err := b.Put(t.Context(), "big", bytes.NewReader(data), storage.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			rc, _, err := b.Get(t.Context(), "big", storage.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if _, err := io.ReadFull(rc, make([]byte, 1<<20)); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readMode(rc), expectMode(name); got != want {
+				t.Fatalf("Get read through %s, want %s", got, want)
+			}
+			if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, rc)
+			if err == nil {
+				t.Fatalf("read %d more bytes and a clean EOF from a killed plugin", n)
+			}
+			for what, err := range map[string]error{
+				"read":          err,
+				"call after it": func() error { _, err := b.Stat(t.Context(), "big"); return err }(),
+			} {
+				if !errors.Is(err, plugin.ErrUnavailable) {
+					t.Errorf("%s: %v does not wrap plugin.ErrUnavailable", what, err)
+				}
+				if !strings.Contains(err.Error(), cfg.ID) {
+					t.Errorf("%s: %q does not name the plugin", what, err)
+				}
+			}
+			if err := b.Close(t.Context()); err != nil {
+				t.Errorf("Close of a dead plugin: %v", err)
+			}
+		})
 	}
 }
 

@@ -34,13 +34,14 @@ const pluginName = "backend"
 type grpcPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
 	impl plugin.Plugin // nil on the host side
+	fds  *fdSender     // the plugin's descriptor channel, if the node gave one
 }
 
 func (p *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	pb.RegisterLifecycleServer(s, &lifecycleServer{p: p.impl})
 	switch b := p.impl.(type) {
 	case storage.Backend:
-		pb.RegisterStorageServer(s, &storageServer{b: b})
+		pb.RegisterStorageServer(s, &storageServer{b: b, fds: p.fds})
 	case compute.Backend:
 		pb.RegisterComputeServer(s, &computeServer{b: b})
 	default:
@@ -92,8 +93,8 @@ func Serve(b plugin.Plugin) {
 	go exitWhenOrphaned(os.Getppid())
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: handshake(plugin.ProtocolVersion),
-		Plugins:         goplugin.PluginSet{pluginName: &grpcPlugin{impl: b}},
-		GRPCServer:      goplugin.DefaultGRPCServer,
+		Plugins:         goplugin.PluginSet{pluginName: &grpcPlugin{impl: b, fds: fdSenderFromEnv()}},
+		GRPCServer:      newServer,
 		// JSON on the real stderr, which the node parses into its log.
 		Logger: hclog.New(&hclog.LoggerOptions{Name: info.ID(), Level: hclog.Info, Output: os.Stderr, JSONFormat: true}),
 	})

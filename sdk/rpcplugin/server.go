@@ -67,7 +67,8 @@ func sendAll(r io.Reader, send func([]byte) error) error {
 
 type storageServer struct {
 	pb.UnimplementedStorageServer
-	b storage.Backend
+	b   storage.Backend
+	fds *fdSender // nil without a descriptor channel
 }
 
 func (s *storageServer) Get(r *pb.GetRequest, stream pb.Storage_GetServer) error {
@@ -82,6 +83,11 @@ func (s *storageServer) Get(r *pb.GetRequest, stream pb.Storage_GetServer) error
 	defer rc.Close()
 	if err := stream.Send(&pb.GetResponse{Msg: &pb.GetResponse_Info{Info: toObject(info)}}); err != nil {
 		return err
+	}
+	if r.DescriptorId != 0 && s.fds != nil {
+		if handled, err := s.sendByDescriptor(stream, r.DescriptorId, rc); handled {
+			return err
+		}
 	}
 	return sendAll(rc, func(b []byte) error { return stream.Send(&pb.GetResponse{Msg: &pb.GetResponse_Chunk{Chunk: b}}) })
 }

@@ -32,6 +32,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type Handoff_Kind int32
+
+const (
+	Handoff_KIND_UNSPECIFIED Handoff_Kind = 0
+	// KIND_FILE: a regular file; the object is length bytes from offset.
+	// The Get stream ends right after this message: the host needs the
+	// plugin no more.
+	Handoff_KIND_FILE Handoff_Kind = 1
+	// KIND_PIPE: the read end of a pipe the plugin fills; the Get stream
+	// ends when the plugin has written everything, with the status that
+	// tells a clean end from a failure.
+	Handoff_KIND_PIPE Handoff_Kind = 2
+)
+
+// Enum value maps for Handoff_Kind.
+var (
+	Handoff_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_FILE",
+		2: "KIND_PIPE",
+	}
+	Handoff_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_FILE":        1,
+		"KIND_PIPE":        2,
+	}
+)
+
+func (x Handoff_Kind) Enum() *Handoff_Kind {
+	p := new(Handoff_Kind)
+	*p = x
+	return p
+}
+
+func (x Handoff_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Handoff_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_nvmnode_plugin_v1_plugin_proto_enumTypes[0].Descriptor()
+}
+
+func (Handoff_Kind) Type() protoreflect.EnumType {
+	return &file_nvmnode_plugin_v1_plugin_proto_enumTypes[0]
+}
+
+func (x Handoff_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Handoff_Kind.Descriptor instead.
+func (Handoff_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{11, 0}
+}
+
 // ErrorDetail rides in a gRPC status's details.
 type ErrorDetail struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -509,9 +564,16 @@ func (x *Range) GetLength() int64 {
 }
 
 type GetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Range         *Range                 `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Range *Range                 `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	// descriptor_id, when not zero, offers to take the bytes as a file
+	// descriptor on the descriptor channel (a socket pair the host gives the
+	// plugin at start, Linux only) instead of as chunks. A plugin that has
+	// the channel sends one message there, this id as 8 big-endian bytes
+	// with the descriptor attached, before it answers with a Handoff; any
+	// other plugin ignores the field and streams chunks.
+	DescriptorId  uint64 `protobuf:"varint,3,opt,name=descriptor_id,json=descriptorId,proto3" json:"descriptor_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -560,12 +622,20 @@ func (x *GetRequest) GetRange() *Range {
 	return nil
 }
 
+func (x *GetRequest) GetDescriptorId() uint64 {
+	if x != nil {
+		return x.DescriptorId
+	}
+	return 0
+}
+
 type GetResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
 	//
 	//	*GetResponse_Info
 	//	*GetResponse_Chunk
+	//	*GetResponse_Handoff
 	Msg           isGetResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -626,6 +696,15 @@ func (x *GetResponse) GetChunk() []byte {
 	return nil
 }
 
+func (x *GetResponse) GetHandoff() *Handoff {
+	if x != nil {
+		if x, ok := x.Msg.(*GetResponse_Handoff); ok {
+			return x.Handoff
+		}
+	}
+	return nil
+}
+
 type isGetResponse_Msg interface {
 	isGetResponse_Msg()
 }
@@ -638,9 +717,78 @@ type GetResponse_Chunk struct {
 	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
+type GetResponse_Handoff struct {
+	// handoff replaces the chunks: the bytes are read from the
+	// descriptor sent on the descriptor channel.
+	Handoff *Handoff `protobuf:"bytes,3,opt,name=handoff,proto3,oneof"`
+}
+
 func (*GetResponse_Info) isGetResponse_Msg() {}
 
 func (*GetResponse_Chunk) isGetResponse_Msg() {}
+
+func (*GetResponse_Handoff) isGetResponse_Msg() {}
+
+// Handoff describes the file descriptor handed to the host for a Get.
+type Handoff struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          Handoff_Kind           `protobuf:"varint,1,opt,name=kind,proto3,enum=nvmnode.plugin.v1.Handoff_Kind" json:"kind,omitempty"`
+	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Handoff) Reset() {
+	*x = Handoff{}
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Handoff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Handoff) ProtoMessage() {}
+
+func (x *Handoff) ProtoReflect() protoreflect.Message {
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
+func (*Handoff) Descriptor() ([]byte, []int) {
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Handoff) GetKind() Handoff_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Handoff_KIND_UNSPECIFIED
+}
+
+func (x *Handoff) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Handoff) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
 
 type PutHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -653,7 +801,7 @@ type PutHeader struct {
 
 func (x *PutHeader) Reset() {
 	*x = PutHeader{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -665,7 +813,7 @@ func (x *PutHeader) String() string {
 func (*PutHeader) ProtoMessage() {}
 
 func (x *PutHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -678,7 +826,7 @@ func (x *PutHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutHeader.ProtoReflect.Descriptor instead.
 func (*PutHeader) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PutHeader) GetKey() string {
@@ -715,7 +863,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +875,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +888,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PutRequest) GetMsg() isPutRequest_Msg {
@@ -793,7 +941,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +953,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +966,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PutResponse) GetInfo() *ObjectInfo {
@@ -837,7 +985,7 @@ type StatRequest struct {
 
 func (x *StatRequest) Reset() {
 	*x = StatRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +997,7 @@ func (x *StatRequest) String() string {
 func (*StatRequest) ProtoMessage() {}
 
 func (x *StatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1010,7 @@ func (x *StatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatRequest.ProtoReflect.Descriptor instead.
 func (*StatRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatRequest) GetKey() string {
@@ -881,7 +1029,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1041,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1054,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteRequest) GetKey() string {
@@ -924,7 +1072,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1084,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1097,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 type ListRequest struct {
@@ -963,7 +1111,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1123,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1136,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRequest) GetPrefix() string {
@@ -1022,7 +1170,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1182,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1195,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListResponse) GetObjects() []*ObjectInfo {
@@ -1078,7 +1226,7 @@ type PresignRequest struct {
 
 func (x *PresignRequest) Reset() {
 	*x = PresignRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1238,7 @@ func (x *PresignRequest) String() string {
 func (*PresignRequest) ProtoMessage() {}
 
 func (x *PresignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1251,7 @@ func (x *PresignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresignRequest.ProtoReflect.Descriptor instead.
 func (*PresignRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PresignRequest) GetKey() string {
@@ -1136,7 +1284,7 @@ type PresignResponse struct {
 
 func (x *PresignResponse) Reset() {
 	*x = PresignResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1296,7 @@ func (x *PresignResponse) String() string {
 func (*PresignResponse) ProtoMessage() {}
 
 func (x *PresignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1309,7 @@ func (x *PresignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresignResponse.ProtoReflect.Descriptor instead.
 func (*PresignResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PresignResponse) GetUrl() string {
@@ -1182,7 +1330,7 @@ type Algorithm struct {
 
 func (x *Algorithm) Reset() {
 	*x = Algorithm{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1342,7 @@ func (x *Algorithm) String() string {
 func (*Algorithm) ProtoMessage() {}
 
 func (x *Algorithm) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1355,7 @@ func (x *Algorithm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Algorithm.ProtoReflect.Descriptor instead.
 func (*Algorithm) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Algorithm) GetRef() string {
@@ -1243,7 +1391,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1403,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1416,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Input) GetName() string {
@@ -1309,7 +1457,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1469,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1482,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Output) GetName() string {
@@ -1365,7 +1513,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1525,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1538,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Resources) GetCpuMillis() int64 {
@@ -1445,7 +1593,7 @@ type Participant struct {
 
 func (x *Participant) Reset() {
 	*x = Participant{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1605,7 @@ func (x *Participant) String() string {
 func (*Participant) ProtoMessage() {}
 
 func (x *Participant) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1618,7 @@ func (x *Participant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Participant.ProtoReflect.Descriptor instead.
 func (*Participant) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Participant) GetNode() string {
@@ -1501,7 +1649,7 @@ type Federated struct {
 
 func (x *Federated) Reset() {
 	*x = Federated{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1661,7 @@ func (x *Federated) String() string {
 func (*Federated) ProtoMessage() {}
 
 func (x *Federated) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1674,7 @@ func (x *Federated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Federated.ProtoReflect.Descriptor instead.
 func (*Federated) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Federated) GetRole() string {
@@ -1590,7 +1738,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1750,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1763,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JobSpec) GetName() string {
@@ -1704,7 +1852,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1864,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1877,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SubmitRequest) GetSpec() *JobSpec {
@@ -1748,7 +1896,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1908,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1921,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SubmitResponse) GetId() string {
@@ -1792,7 +1940,7 @@ type JobRequest struct {
 
 func (x *JobRequest) Reset() {
 	*x = JobRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +1952,7 @@ func (x *JobRequest) String() string {
 func (*JobRequest) ProtoMessage() {}
 
 func (x *JobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1965,7 @@ func (x *JobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobRequest.ProtoReflect.Descriptor instead.
 func (*JobRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JobRequest) GetId() string {
@@ -1845,7 +1993,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1857,7 +2005,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1870,7 +2018,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *JobStatus) GetId() string {
@@ -1953,7 +2101,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2113,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2126,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LogsRequest) GetId() string {
@@ -2004,7 +2152,7 @@ type Chunk struct {
 
 func (x *Chunk) Reset() {
 	*x = Chunk{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2164,7 @@ func (x *Chunk) String() string {
 func (*Chunk) ProtoMessage() {}
 
 func (x *Chunk) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2177,7 @@ func (x *Chunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chunk.ProtoReflect.Descriptor instead.
 func (*Chunk) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Chunk) GetData() []byte {
@@ -2047,7 +2195,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +2207,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +2220,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 type JobListRequest struct {
@@ -2086,7 +2234,7 @@ type JobListRequest struct {
 
 func (x *JobListRequest) Reset() {
 	*x = JobListRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2098,7 +2246,7 @@ func (x *JobListRequest) String() string {
 func (*JobListRequest) ProtoMessage() {}
 
 func (x *JobListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2111,7 +2259,7 @@ func (x *JobListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobListRequest.ProtoReflect.Descriptor instead.
 func (*JobListRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *JobListRequest) GetStates() []string {
@@ -2145,7 +2293,7 @@ type JobListResponse struct {
 
 func (x *JobListResponse) Reset() {
 	*x = JobListResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2305,7 @@ func (x *JobListResponse) String() string {
 func (*JobListResponse) ProtoMessage() {}
 
 func (x *JobListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2318,7 @@ func (x *JobListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobListResponse.ProtoReflect.Descriptor instead.
 func (*JobListResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *JobListResponse) GetJobs() []*JobStatus {
@@ -2198,7 +2346,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2358,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2371,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Result) GetName() string {
@@ -2256,7 +2404,7 @@ type ResultsResponse struct {
 
 func (x *ResultsResponse) Reset() {
 	*x = ResultsResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2416,7 @@ func (x *ResultsResponse) String() string {
 func (*ResultsResponse) ProtoMessage() {}
 
 func (x *ResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2429,7 @@ func (x *ResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultsResponse.ProtoReflect.Descriptor instead.
 func (*ResultsResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ResultsResponse) GetResults() []*Result {
@@ -2301,7 +2449,7 @@ type OpenResultRequest struct {
 
 func (x *OpenResultRequest) Reset() {
 	*x = OpenResultRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2461,7 @@ func (x *OpenResultRequest) String() string {
 func (*OpenResultRequest) ProtoMessage() {}
 
 func (x *OpenResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[39]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2474,7 @@ func (x *OpenResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResultRequest.ProtoReflect.Descriptor instead.
 func (*OpenResultRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *OpenResultRequest) GetId() string {
@@ -2356,7 +2504,7 @@ type OpenResultResponse struct {
 
 func (x *OpenResultResponse) Reset() {
 	*x = OpenResultResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2516,7 @@ func (x *OpenResultResponse) String() string {
 func (*OpenResultResponse) ProtoMessage() {}
 
 func (x *OpenResultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[40]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2529,7 @@ func (x *OpenResultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResultResponse.ProtoReflect.Descriptor instead.
 func (*OpenResultResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *OpenResultResponse) GetMsg() isOpenResultResponse_Msg {
@@ -2458,15 +2606,25 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bmod_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\amodTime\"7\n" +
 	"\x05Range\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x02 \x01(\x03R\x06length\"N\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"s\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
-	"\x05range\x18\x02 \x01(\v2\x18.nvmnode.plugin.v1.RangeR\x05range\"a\n" +
+	"\x05range\x18\x02 \x01(\v2\x18.nvmnode.plugin.v1.RangeR\x05range\x12#\n" +
+	"\rdescriptor_id\x18\x03 \x01(\x04R\fdescriptorId\"\x99\x01\n" +
 	"\vGetResponse\x123\n" +
 	"\x04info\x18\x01 \x01(\v2\x1d.nvmnode.plugin.v1.ObjectInfoH\x00R\x04info\x12\x16\n" +
-	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"]\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunk\x126\n" +
+	"\ahandoff\x18\x03 \x01(\v2\x1a.nvmnode.plugin.v1.HandoffH\x00R\ahandoffB\x05\n" +
+	"\x03msg\"\xaa\x01\n" +
+	"\aHandoff\x123\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1f.nvmnode.plugin.v1.Handoff.KindR\x04kind\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x03R\x06length\":\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tKIND_FILE\x10\x01\x12\r\n" +
+	"\tKIND_PIPE\x10\x02\"]\n" +
 	"\tPutHeader\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x1b\n" +
@@ -2637,121 +2795,126 @@ func file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_nvmnode_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_nvmnode_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_nvmnode_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_nvmnode_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_nvmnode_plugin_v1_plugin_proto_goTypes = []any{
-	(*ErrorDetail)(nil),           // 0: nvmnode.plugin.v1.ErrorDetail
-	(*InfoRequest)(nil),           // 1: nvmnode.plugin.v1.InfoRequest
-	(*InfoResponse)(nil),          // 2: nvmnode.plugin.v1.InfoResponse
-	(*ConfigureRequest)(nil),      // 3: nvmnode.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 4: nvmnode.plugin.v1.ConfigureResponse
-	(*CloseRequest)(nil),          // 5: nvmnode.plugin.v1.CloseRequest
-	(*CloseResponse)(nil),         // 6: nvmnode.plugin.v1.CloseResponse
-	(*ObjectInfo)(nil),            // 7: nvmnode.plugin.v1.ObjectInfo
-	(*Range)(nil),                 // 8: nvmnode.plugin.v1.Range
-	(*GetRequest)(nil),            // 9: nvmnode.plugin.v1.GetRequest
-	(*GetResponse)(nil),           // 10: nvmnode.plugin.v1.GetResponse
-	(*PutHeader)(nil),             // 11: nvmnode.plugin.v1.PutHeader
-	(*PutRequest)(nil),            // 12: nvmnode.plugin.v1.PutRequest
-	(*PutResponse)(nil),           // 13: nvmnode.plugin.v1.PutResponse
-	(*StatRequest)(nil),           // 14: nvmnode.plugin.v1.StatRequest
-	(*DeleteRequest)(nil),         // 15: nvmnode.plugin.v1.DeleteRequest
-	(*DeleteResponse)(nil),        // 16: nvmnode.plugin.v1.DeleteResponse
-	(*ListRequest)(nil),           // 17: nvmnode.plugin.v1.ListRequest
-	(*ListResponse)(nil),          // 18: nvmnode.plugin.v1.ListResponse
-	(*PresignRequest)(nil),        // 19: nvmnode.plugin.v1.PresignRequest
-	(*PresignResponse)(nil),       // 20: nvmnode.plugin.v1.PresignResponse
-	(*Algorithm)(nil),             // 21: nvmnode.plugin.v1.Algorithm
-	(*Input)(nil),                 // 22: nvmnode.plugin.v1.Input
-	(*Output)(nil),                // 23: nvmnode.plugin.v1.Output
-	(*Resources)(nil),             // 24: nvmnode.plugin.v1.Resources
-	(*Participant)(nil),           // 25: nvmnode.plugin.v1.Participant
-	(*Federated)(nil),             // 26: nvmnode.plugin.v1.Federated
-	(*JobSpec)(nil),               // 27: nvmnode.plugin.v1.JobSpec
-	(*SubmitRequest)(nil),         // 28: nvmnode.plugin.v1.SubmitRequest
-	(*SubmitResponse)(nil),        // 29: nvmnode.plugin.v1.SubmitResponse
-	(*JobRequest)(nil),            // 30: nvmnode.plugin.v1.JobRequest
-	(*JobStatus)(nil),             // 31: nvmnode.plugin.v1.JobStatus
-	(*LogsRequest)(nil),           // 32: nvmnode.plugin.v1.LogsRequest
-	(*Chunk)(nil),                 // 33: nvmnode.plugin.v1.Chunk
-	(*StopResponse)(nil),          // 34: nvmnode.plugin.v1.StopResponse
-	(*JobListRequest)(nil),        // 35: nvmnode.plugin.v1.JobListRequest
-	(*JobListResponse)(nil),       // 36: nvmnode.plugin.v1.JobListResponse
-	(*Result)(nil),                // 37: nvmnode.plugin.v1.Result
-	(*ResultsResponse)(nil),       // 38: nvmnode.plugin.v1.ResultsResponse
-	(*OpenResultRequest)(nil),     // 39: nvmnode.plugin.v1.OpenResultRequest
-	(*OpenResultResponse)(nil),    // 40: nvmnode.plugin.v1.OpenResultResponse
-	nil,                           // 41: nvmnode.plugin.v1.JobSpec.EnvEntry
-	nil,                           // 42: nvmnode.plugin.v1.JobSpec.ParamsEntry
-	nil,                           // 43: nvmnode.plugin.v1.JobSpec.LabelsEntry
-	nil,                           // 44: nvmnode.plugin.v1.JobStatus.DetailsEntry
-	nil,                           // 45: nvmnode.plugin.v1.JobStatus.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 47: google.protobuf.Duration
+	(Handoff_Kind)(0),             // 0: nvmnode.plugin.v1.Handoff.Kind
+	(*ErrorDetail)(nil),           // 1: nvmnode.plugin.v1.ErrorDetail
+	(*InfoRequest)(nil),           // 2: nvmnode.plugin.v1.InfoRequest
+	(*InfoResponse)(nil),          // 3: nvmnode.plugin.v1.InfoResponse
+	(*ConfigureRequest)(nil),      // 4: nvmnode.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),     // 5: nvmnode.plugin.v1.ConfigureResponse
+	(*CloseRequest)(nil),          // 6: nvmnode.plugin.v1.CloseRequest
+	(*CloseResponse)(nil),         // 7: nvmnode.plugin.v1.CloseResponse
+	(*ObjectInfo)(nil),            // 8: nvmnode.plugin.v1.ObjectInfo
+	(*Range)(nil),                 // 9: nvmnode.plugin.v1.Range
+	(*GetRequest)(nil),            // 10: nvmnode.plugin.v1.GetRequest
+	(*GetResponse)(nil),           // 11: nvmnode.plugin.v1.GetResponse
+	(*Handoff)(nil),               // 12: nvmnode.plugin.v1.Handoff
+	(*PutHeader)(nil),             // 13: nvmnode.plugin.v1.PutHeader
+	(*PutRequest)(nil),            // 14: nvmnode.plugin.v1.PutRequest
+	(*PutResponse)(nil),           // 15: nvmnode.plugin.v1.PutResponse
+	(*StatRequest)(nil),           // 16: nvmnode.plugin.v1.StatRequest
+	(*DeleteRequest)(nil),         // 17: nvmnode.plugin.v1.DeleteRequest
+	(*DeleteResponse)(nil),        // 18: nvmnode.plugin.v1.DeleteResponse
+	(*ListRequest)(nil),           // 19: nvmnode.plugin.v1.ListRequest
+	(*ListResponse)(nil),          // 20: nvmnode.plugin.v1.ListResponse
+	(*PresignRequest)(nil),        // 21: nvmnode.plugin.v1.PresignRequest
+	(*PresignResponse)(nil),       // 22: nvmnode.plugin.v1.PresignResponse
+	(*Algorithm)(nil),             // 23: nvmnode.plugin.v1.Algorithm
+	(*Input)(nil),                 // 24: nvmnode.plugin.v1.Input
+	(*Output)(nil),                // 25: nvmnode.plugin.v1.Output
+	(*Resources)(nil),             // 26: nvmnode.plugin.v1.Resources
+	(*Participant)(nil),           // 27: nvmnode.plugin.v1.Participant
+	(*Federated)(nil),             // 28: nvmnode.plugin.v1.Federated
+	(*JobSpec)(nil),               // 29: nvmnode.plugin.v1.JobSpec
+	(*SubmitRequest)(nil),         // 30: nvmnode.plugin.v1.SubmitRequest
+	(*SubmitResponse)(nil),        // 31: nvmnode.plugin.v1.SubmitResponse
+	(*JobRequest)(nil),            // 32: nvmnode.plugin.v1.JobRequest
+	(*JobStatus)(nil),             // 33: nvmnode.plugin.v1.JobStatus
+	(*LogsRequest)(nil),           // 34: nvmnode.plugin.v1.LogsRequest
+	(*Chunk)(nil),                 // 35: nvmnode.plugin.v1.Chunk
+	(*StopResponse)(nil),          // 36: nvmnode.plugin.v1.StopResponse
+	(*JobListRequest)(nil),        // 37: nvmnode.plugin.v1.JobListRequest
+	(*JobListResponse)(nil),       // 38: nvmnode.plugin.v1.JobListResponse
+	(*Result)(nil),                // 39: nvmnode.plugin.v1.Result
+	(*ResultsResponse)(nil),       // 40: nvmnode.plugin.v1.ResultsResponse
+	(*OpenResultRequest)(nil),     // 41: nvmnode.plugin.v1.OpenResultRequest
+	(*OpenResultResponse)(nil),    // 42: nvmnode.plugin.v1.OpenResultResponse
+	nil,                           // 43: nvmnode.plugin.v1.JobSpec.EnvEntry
+	nil,                           // 44: nvmnode.plugin.v1.JobSpec.ParamsEntry
+	nil,                           // 45: nvmnode.plugin.v1.JobSpec.LabelsEntry
+	nil,                           // 46: nvmnode.plugin.v1.JobStatus.DetailsEntry
+	nil,                           // 47: nvmnode.plugin.v1.JobStatus.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 49: google.protobuf.Duration
 }
 var file_nvmnode_plugin_v1_plugin_proto_depIdxs = []int32{
-	46, // 0: nvmnode.plugin.v1.ObjectInfo.mod_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: nvmnode.plugin.v1.GetRequest.range:type_name -> nvmnode.plugin.v1.Range
-	7,  // 2: nvmnode.plugin.v1.GetResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
-	11, // 3: nvmnode.plugin.v1.PutRequest.header:type_name -> nvmnode.plugin.v1.PutHeader
-	7,  // 4: nvmnode.plugin.v1.PutResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
-	7,  // 5: nvmnode.plugin.v1.ListResponse.objects:type_name -> nvmnode.plugin.v1.ObjectInfo
-	47, // 6: nvmnode.plugin.v1.PresignRequest.expires:type_name -> google.protobuf.Duration
-	47, // 7: nvmnode.plugin.v1.Resources.timeout:type_name -> google.protobuf.Duration
-	25, // 8: nvmnode.plugin.v1.Federated.participants:type_name -> nvmnode.plugin.v1.Participant
-	21, // 9: nvmnode.plugin.v1.JobSpec.algorithm:type_name -> nvmnode.plugin.v1.Algorithm
-	41, // 10: nvmnode.plugin.v1.JobSpec.env:type_name -> nvmnode.plugin.v1.JobSpec.EnvEntry
-	22, // 11: nvmnode.plugin.v1.JobSpec.inputs:type_name -> nvmnode.plugin.v1.Input
-	23, // 12: nvmnode.plugin.v1.JobSpec.outputs:type_name -> nvmnode.plugin.v1.Output
-	24, // 13: nvmnode.plugin.v1.JobSpec.resources:type_name -> nvmnode.plugin.v1.Resources
-	26, // 14: nvmnode.plugin.v1.JobSpec.federated:type_name -> nvmnode.plugin.v1.Federated
-	42, // 15: nvmnode.plugin.v1.JobSpec.params:type_name -> nvmnode.plugin.v1.JobSpec.ParamsEntry
-	43, // 16: nvmnode.plugin.v1.JobSpec.labels:type_name -> nvmnode.plugin.v1.JobSpec.LabelsEntry
-	27, // 17: nvmnode.plugin.v1.SubmitRequest.spec:type_name -> nvmnode.plugin.v1.JobSpec
-	46, // 18: nvmnode.plugin.v1.JobStatus.created:type_name -> google.protobuf.Timestamp
-	46, // 19: nvmnode.plugin.v1.JobStatus.started:type_name -> google.protobuf.Timestamp
-	46, // 20: nvmnode.plugin.v1.JobStatus.finished:type_name -> google.protobuf.Timestamp
-	44, // 21: nvmnode.plugin.v1.JobStatus.details:type_name -> nvmnode.plugin.v1.JobStatus.DetailsEntry
-	45, // 22: nvmnode.plugin.v1.JobStatus.labels:type_name -> nvmnode.plugin.v1.JobStatus.LabelsEntry
-	31, // 23: nvmnode.plugin.v1.JobListResponse.jobs:type_name -> nvmnode.plugin.v1.JobStatus
-	37, // 24: nvmnode.plugin.v1.ResultsResponse.results:type_name -> nvmnode.plugin.v1.Result
-	37, // 25: nvmnode.plugin.v1.OpenResultResponse.result:type_name -> nvmnode.plugin.v1.Result
-	1,  // 26: nvmnode.plugin.v1.Lifecycle.Info:input_type -> nvmnode.plugin.v1.InfoRequest
-	3,  // 27: nvmnode.plugin.v1.Lifecycle.Configure:input_type -> nvmnode.plugin.v1.ConfigureRequest
-	5,  // 28: nvmnode.plugin.v1.Lifecycle.Close:input_type -> nvmnode.plugin.v1.CloseRequest
-	9,  // 29: nvmnode.plugin.v1.Storage.Get:input_type -> nvmnode.plugin.v1.GetRequest
-	12, // 30: nvmnode.plugin.v1.Storage.Put:input_type -> nvmnode.plugin.v1.PutRequest
-	14, // 31: nvmnode.plugin.v1.Storage.Stat:input_type -> nvmnode.plugin.v1.StatRequest
-	15, // 32: nvmnode.plugin.v1.Storage.Delete:input_type -> nvmnode.plugin.v1.DeleteRequest
-	17, // 33: nvmnode.plugin.v1.Storage.List:input_type -> nvmnode.plugin.v1.ListRequest
-	19, // 34: nvmnode.plugin.v1.Storage.Presign:input_type -> nvmnode.plugin.v1.PresignRequest
-	28, // 35: nvmnode.plugin.v1.Compute.Submit:input_type -> nvmnode.plugin.v1.SubmitRequest
-	30, // 36: nvmnode.plugin.v1.Compute.Status:input_type -> nvmnode.plugin.v1.JobRequest
-	32, // 37: nvmnode.plugin.v1.Compute.Logs:input_type -> nvmnode.plugin.v1.LogsRequest
-	30, // 38: nvmnode.plugin.v1.Compute.Stop:input_type -> nvmnode.plugin.v1.JobRequest
-	35, // 39: nvmnode.plugin.v1.Compute.List:input_type -> nvmnode.plugin.v1.JobListRequest
-	30, // 40: nvmnode.plugin.v1.Compute.Results:input_type -> nvmnode.plugin.v1.JobRequest
-	39, // 41: nvmnode.plugin.v1.Compute.OpenResult:input_type -> nvmnode.plugin.v1.OpenResultRequest
-	2,  // 42: nvmnode.plugin.v1.Lifecycle.Info:output_type -> nvmnode.plugin.v1.InfoResponse
-	4,  // 43: nvmnode.plugin.v1.Lifecycle.Configure:output_type -> nvmnode.plugin.v1.ConfigureResponse
-	6,  // 44: nvmnode.plugin.v1.Lifecycle.Close:output_type -> nvmnode.plugin.v1.CloseResponse
-	10, // 45: nvmnode.plugin.v1.Storage.Get:output_type -> nvmnode.plugin.v1.GetResponse
-	13, // 46: nvmnode.plugin.v1.Storage.Put:output_type -> nvmnode.plugin.v1.PutResponse
-	7,  // 47: nvmnode.plugin.v1.Storage.Stat:output_type -> nvmnode.plugin.v1.ObjectInfo
-	16, // 48: nvmnode.plugin.v1.Storage.Delete:output_type -> nvmnode.plugin.v1.DeleteResponse
-	18, // 49: nvmnode.plugin.v1.Storage.List:output_type -> nvmnode.plugin.v1.ListResponse
-	20, // 50: nvmnode.plugin.v1.Storage.Presign:output_type -> nvmnode.plugin.v1.PresignResponse
-	29, // 51: nvmnode.plugin.v1.Compute.Submit:output_type -> nvmnode.plugin.v1.SubmitResponse
-	31, // 52: nvmnode.plugin.v1.Compute.Status:output_type -> nvmnode.plugin.v1.JobStatus
-	33, // 53: nvmnode.plugin.v1.Compute.Logs:output_type -> nvmnode.plugin.v1.Chunk
-	34, // 54: nvmnode.plugin.v1.Compute.Stop:output_type -> nvmnode.plugin.v1.StopResponse
-	36, // 55: nvmnode.plugin.v1.Compute.List:output_type -> nvmnode.plugin.v1.JobListResponse
-	38, // 56: nvmnode.plugin.v1.Compute.Results:output_type -> nvmnode.plugin.v1.ResultsResponse
-	40, // 57: nvmnode.plugin.v1.Compute.OpenResult:output_type -> nvmnode.plugin.v1.OpenResultResponse
-	42, // [42:58] is the sub-list for method output_type
-	26, // [26:42] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	48, // 0: nvmnode.plugin.v1.ObjectInfo.mod_time:type_name -> google.protobuf.Timestamp
+	9,  // 1: nvmnode.plugin.v1.GetRequest.range:type_name -> nvmnode.plugin.v1.Range
+	8,  // 2: nvmnode.plugin.v1.GetResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
+	12, // 3: nvmnode.plugin.v1.GetResponse.handoff:type_name -> nvmnode.plugin.v1.Handoff
+	0,  // 4: nvmnode.plugin.v1.Handoff.kind:type_name -> nvmnode.plugin.v1.Handoff.Kind
+	13, // 5: nvmnode.plugin.v1.PutRequest.header:type_name -> nvmnode.plugin.v1.PutHeader
+	8,  // 6: nvmnode.plugin.v1.PutResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
+	8,  // 7: nvmnode.plugin.v1.ListResponse.objects:type_name -> nvmnode.plugin.v1.ObjectInfo
+	49, // 8: nvmnode.plugin.v1.PresignRequest.expires:type_name -> google.protobuf.Duration
+	49, // 9: nvmnode.plugin.v1.Resources.timeout:type_name -> google.protobuf.Duration
+	27, // 10: nvmnode.plugin.v1.Federated.participants:type_name -> nvmnode.plugin.v1.Participant
+	23, // 11: nvmnode.plugin.v1.JobSpec.algorithm:type_name -> nvmnode.plugin.v1.Algorithm
+	43, // 12: nvmnode.plugin.v1.JobSpec.env:type_name -> nvmnode.plugin.v1.JobSpec.EnvEntry
+	24, // 13: nvmnode.plugin.v1.JobSpec.inputs:type_name -> nvmnode.plugin.v1.Input
+	25, // 14: nvmnode.plugin.v1.JobSpec.outputs:type_name -> nvmnode.plugin.v1.Output
+	26, // 15: nvmnode.plugin.v1.JobSpec.resources:type_name -> nvmnode.plugin.v1.Resources
+	28, // 16: nvmnode.plugin.v1.JobSpec.federated:type_name -> nvmnode.plugin.v1.Federated
+	44, // 17: nvmnode.plugin.v1.JobSpec.params:type_name -> nvmnode.plugin.v1.JobSpec.ParamsEntry
+	45, // 18: nvmnode.plugin.v1.JobSpec.labels:type_name -> nvmnode.plugin.v1.JobSpec.LabelsEntry
+	29, // 19: nvmnode.plugin.v1.SubmitRequest.spec:type_name -> nvmnode.plugin.v1.JobSpec
+	48, // 20: nvmnode.plugin.v1.JobStatus.created:type_name -> google.protobuf.Timestamp
+	48, // 21: nvmnode.plugin.v1.JobStatus.started:type_name -> google.protobuf.Timestamp
+	48, // 22: nvmnode.plugin.v1.JobStatus.finished:type_name -> google.protobuf.Timestamp
+	46, // 23: nvmnode.plugin.v1.JobStatus.details:type_name -> nvmnode.plugin.v1.JobStatus.DetailsEntry
+	47, // 24: nvmnode.plugin.v1.JobStatus.labels:type_name -> nvmnode.plugin.v1.JobStatus.LabelsEntry
+	33, // 25: nvmnode.plugin.v1.JobListResponse.jobs:type_name -> nvmnode.plugin.v1.JobStatus
+	39, // 26: nvmnode.plugin.v1.ResultsResponse.results:type_name -> nvmnode.plugin.v1.Result
+	39, // 27: nvmnode.plugin.v1.OpenResultResponse.result:type_name -> nvmnode.plugin.v1.Result
+	2,  // 28: nvmnode.plugin.v1.Lifecycle.Info:input_type -> nvmnode.plugin.v1.InfoRequest
+	4,  // 29: nvmnode.plugin.v1.Lifecycle.Configure:input_type -> nvmnode.plugin.v1.ConfigureRequest
+	6,  // 30: nvmnode.plugin.v1.Lifecycle.Close:input_type -> nvmnode.plugin.v1.CloseRequest
+	10, // 31: nvmnode.plugin.v1.Storage.Get:input_type -> nvmnode.plugin.v1.GetRequest
+	14, // 32: nvmnode.plugin.v1.Storage.Put:input_type -> nvmnode.plugin.v1.PutRequest
+	16, // 33: nvmnode.plugin.v1.Storage.Stat:input_type -> nvmnode.plugin.v1.StatRequest
+	17, // 34: nvmnode.plugin.v1.Storage.Delete:input_type -> nvmnode.plugin.v1.DeleteRequest
+	19, // 35: nvmnode.plugin.v1.Storage.List:input_type -> nvmnode.plugin.v1.ListRequest
+	21, // 36: nvmnode.plugin.v1.Storage.Presign:input_type -> nvmnode.plugin.v1.PresignRequest
+	30, // 37: nvmnode.plugin.v1.Compute.Submit:input_type -> nvmnode.plugin.v1.SubmitRequest
+	32, // 38: nvmnode.plugin.v1.Compute.Status:input_type -> nvmnode.plugin.v1.JobRequest
+	34, // 39: nvmnode.plugin.v1.Compute.Logs:input_type -> nvmnode.plugin.v1.LogsRequest
+	32, // 40: nvmnode.plugin.v1.Compute.Stop:input_type -> nvmnode.plugin.v1.JobRequest
+	37, // 41: nvmnode.plugin.v1.Compute.List:input_type -> nvmnode.plugin.v1.JobListRequest
+	32, // 42: nvmnode.plugin.v1.Compute.Results:input_type -> nvmnode.plugin.v1.JobRequest
+	41, // 43: nvmnode.plugin.v1.Compute.OpenResult:input_type -> nvmnode.plugin.v1.OpenResultRequest
+	3,  // 44: nvmnode.plugin.v1.Lifecycle.Info:output_type -> nvmnode.plugin.v1.InfoResponse
+	5,  // 45: nvmnode.plugin.v1.Lifecycle.Configure:output_type -> nvmnode.plugin.v1.ConfigureResponse
+	7,  // 46: nvmnode.plugin.v1.Lifecycle.Close:output_type -> nvmnode.plugin.v1.CloseResponse
+	11, // 47: nvmnode.plugin.v1.Storage.Get:output_type -> nvmnode.plugin.v1.GetResponse
+	15, // 48: nvmnode.plugin.v1.Storage.Put:output_type -> nvmnode.plugin.v1.PutResponse
+	8,  // 49: nvmnode.plugin.v1.Storage.Stat:output_type -> nvmnode.plugin.v1.ObjectInfo
+	18, // 50: nvmnode.plugin.v1.Storage.Delete:output_type -> nvmnode.plugin.v1.DeleteResponse
+	20, // 51: nvmnode.plugin.v1.Storage.List:output_type -> nvmnode.plugin.v1.ListResponse
+	22, // 52: nvmnode.plugin.v1.Storage.Presign:output_type -> nvmnode.plugin.v1.PresignResponse
+	31, // 53: nvmnode.plugin.v1.Compute.Submit:output_type -> nvmnode.plugin.v1.SubmitResponse
+	33, // 54: nvmnode.plugin.v1.Compute.Status:output_type -> nvmnode.plugin.v1.JobStatus
+	35, // 55: nvmnode.plugin.v1.Compute.Logs:output_type -> nvmnode.plugin.v1.Chunk
+	36, // 56: nvmnode.plugin.v1.Compute.Stop:output_type -> nvmnode.plugin.v1.StopResponse
+	38, // 57: nvmnode.plugin.v1.Compute.List:output_type -> nvmnode.plugin.v1.JobListResponse
+	40, // 58: nvmnode.plugin.v1.Compute.Results:output_type -> nvmnode.plugin.v1.ResultsResponse
+	42, // 59: nvmnode.plugin.v1.Compute.OpenResult:output_type -> nvmnode.plugin.v1.OpenResultResponse
+	44, // [44:60] is the sub-list for method output_type
+	28, // [28:44] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_nvmnode_plugin_v1_plugin_proto_init() }
@@ -2762,12 +2925,13 @@ func file_nvmnode_plugin_v1_plugin_proto_init() {
 	file_nvmnode_plugin_v1_plugin_proto_msgTypes[10].OneofWrappers = []any{
 		(*GetResponse_Info)(nil),
 		(*GetResponse_Chunk)(nil),
+		(*GetResponse_Handoff)(nil),
 	}
-	file_nvmnode_plugin_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{
+	file_nvmnode_plugin_v1_plugin_proto_msgTypes[13].OneofWrappers = []any{
 		(*PutRequest_Header)(nil),
 		(*PutRequest_Chunk)(nil),
 	}
-	file_nvmnode_plugin_v1_plugin_proto_msgTypes[40].OneofWrappers = []any{
+	file_nvmnode_plugin_v1_plugin_proto_msgTypes[41].OneofWrappers = []any{
 		(*OpenResultResponse_Result)(nil),
 		(*OpenResultResponse_Chunk)(nil),
 	}
@@ -2776,13 +2940,14 @@ func file_nvmnode_plugin_v1_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nvmnode_plugin_v1_plugin_proto_rawDesc), len(file_nvmnode_plugin_v1_plugin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   46,
+			NumEnums:      1,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
 		GoTypes:           file_nvmnode_plugin_v1_plugin_proto_goTypes,
 		DependencyIndexes: file_nvmnode_plugin_v1_plugin_proto_depIdxs,
+		EnumInfos:         file_nvmnode_plugin_v1_plugin_proto_enumTypes,
 		MessageInfos:      file_nvmnode_plugin_v1_plugin_proto_msgTypes,
 	}.Build()
 	File_nvmnode_plugin_v1_plugin_proto = out.File
