@@ -314,10 +314,13 @@ func (c *Chain) WaitReceipt(ctx context.Context, hash common.Hash) (*types.Recei
 	defer tick.Stop()
 	for {
 		r, err := c.client.TransactionReceipt(ctx, hash)
-		if err == nil {
+		// A block's receipts are stored when it is inserted, a moment
+		// before the beacon makes it the head: wait for the head too, so
+		// that calls at "latest" see what the receipt says happened.
+		if err == nil && c.backend.BlockChain().CurrentBlock().Number.Cmp(r.BlockNumber) >= 0 {
 			return r, nil
 		}
-		if !errors.Is(err, ethereum.NotFound) && !IsTxIndexing(err) {
+		if err != nil && !errors.Is(err, ethereum.NotFound) && !IsTxIndexing(err) {
 			return nil, fmt.Errorf("receipt: %w", err)
 		}
 		select {

@@ -163,23 +163,14 @@ func (c caller) sendValue(acc devchain.Account, value *big.Int, contract, method
 	if err := c.client.SendTransaction(ctx, tx); err != nil {
 		c.t.Fatalf("send %s.%s: %v", contract, method, err)
 	}
-	for {
-		r, err := c.client.TransactionReceipt(ctx, tx.Hash())
-		if err == nil {
-			if r.Status != types.ReceiptStatusSuccessful {
-				c.t.Fatalf("%s.%s reverted", contract, method)
-			}
-			return r
-		}
-		if !errors.Is(err, ethereum.NotFound) && !devchain.IsTxIndexing(err) {
-			c.t.Fatal(err)
-		}
-		select {
-		case <-ctx.Done():
-			c.t.Fatalf("%s.%s not mined: %v", contract, method, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
+	r, err := c.chain.WaitReceipt(ctx, tx.Hash())
+	if err != nil {
+		c.t.Fatalf("%s.%s not mined: %v", contract, method, err)
 	}
+	if r.Status != types.ReceiptStatusSuccessful {
+		c.t.Fatalf("%s.%s reverted", contract, method)
+	}
+	return r
 }
 
 func TestDevChain(t *testing.T) {
