@@ -308,6 +308,21 @@ func TestIPFSGatewayKeys(t *testing.T) {
 	}
 }
 
+// TestIPFSReferenceVariables: the reference's IPFS variables configure the
+// gateway, read with its Kubo RPC call unless NVM_ says otherwise.
+func TestIPFSReferenceVariables(t *testing.T) {
+	cfg := mustLoad(t, Sources{Env: append(required(), "IPFS_GATEWAY=https://ipfs.example:5001",
+		"IPFS_PROJECT_ID=proj", "IPFS_PROJECT_SECRET=ipfs-secret-value")})
+	if cfg.Storage.IPFSGateway != "https://ipfs.example:5001" || !cfg.Storage.IPFSAPI ||
+		cfg.Storage.IPFSProjectID != "proj" || cfg.Storage.IPFSProjectSecret != "ipfs-secret-value" {
+		t.Fatalf("storage: %+v", cfg.Storage)
+	}
+	cfg = mustLoad(t, Sources{Env: append(required(), "IPFS_GATEWAY=https://gw.example", "NVM_STORAGE__IPFS_API=false")})
+	if cfg.Storage.IPFSAPI {
+		t.Fatal("NVM_STORAGE__IPFS_API=false did not override the reference default")
+	}
+}
+
 // TestExampleFilesLoad keeps the documented examples true: node.example.yaml
 // and plugins.yaml at the repository root load without a problem.
 func TestExampleFilesLoad(t *testing.T) {

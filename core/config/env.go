@@ -28,6 +28,9 @@ var legacyVars = map[string]string{
 	"JWT_SECRET_KEY":           "auth.jwt_secret",
 	"JWT_EXPIRY_KEY":           "auth.jwt_expiry",
 	"MARKETPLACE_URI":          "asset.marketplace_uri",
+	"IPFS_GATEWAY":             "storage.ipfs_gateway",
+	"IPFS_PROJECT_ID":          "storage.ipfs_project_id",
+	"IPFS_PROJECT_SECRET":      "storage.ipfs_project_secret",
 }
 
 // ignoredLegacyVars are reference variables this node does not take (yet, or
@@ -35,7 +38,7 @@ var legacyVars = map[string]string{
 // so a reference deployment's environment still starts.
 var ignoredLegacyVars = []string{
 	"NODE_ADDRESS", "GRAPH_HTTP_URI", "NEVERMINED_SDK_LOG_LEVEL", "PROVIDER_BABYJUB_SECRET",
-	"PROVIDER_DLEQ_SECRET", "IPFS_GATEWAY", "IPFS_PROJECT_ID", "IPFS_PROJECT_SECRET", "ESTUARY_ENDPOINT",
+	"PROVIDER_DLEQ_SECRET", "ESTUARY_ENDPOINT",
 	"ESTUARY_TOKEN", "AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT", "AWS_S3_BUCKET_NAME",
 	"ENABLE_COMPUTE", "ARGO_HOST", "ARGO_NAMESPACE", "ARGO_AUTH_TOKEN", "COMPUTE_PROVIDER_KEYFILE",
 	"COMPUTE_PROVIDER_PASSWORD", "JWT_SUBSCRIPTION_SECRET_KEY", "NEVERMINED_PROXY_URI",
@@ -52,6 +55,7 @@ var notOurs = map[string]bool{
 	"NVM_NODEJS_ORG_MIRROR": true, "NVM_IOJS_ORG_MIRROR": true,
 	"NVM_BACKEND_URL": true, "NVM_BACKEND_AUTH": true, "NVM_APP_URL": true,
 	"NVM_CONTRACTS_DIR": true, "NVM_STORAGETEST_LARGE": true, "NVM_NODE_PLUGIN": true, "NVM_WASM_TEST_CACHE": true,
+	"NVM_NODE_PLUGIN_FD_CHANNEL": true, "NVM_E2E_S3_BYTES": true, "NVM_S3_BENCH_SIZE": true, "NVM_GCS_BENCH_CHUNK": true,
 }
 
 // envPrefix marks our own variables: NVM_SERVER__PORT sets server.port
@@ -89,6 +93,13 @@ func legacyEnvLayer(env []string) (layer, []string, []string) {
 			l.values[key] = v
 		}
 		l.origins[key] = origin
+	}
+	// The reference reads cid:// files with the Kubo RPC call on
+	// IPFS_GATEWAY (SPEC 2.5), so its gateway URL names an RPC API, not a
+	// path gateway. NVM_STORAGE__IPFS_API=false overrides this.
+	if _, ok := vars["IPFS_GATEWAY"]; ok {
+		l.values["storage.ipfs_api"] = true
+		l.origins["storage.ipfs_api"] = "environment variable IPFS_GATEWAY (the reference's Kubo RPC gateway)"
 	}
 	for _, name := range ignoredLegacyVars {
 		if _, ok := vars[name]; ok {
