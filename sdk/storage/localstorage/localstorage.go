@@ -224,6 +224,18 @@ type sectionReader struct {
 
 func (s *sectionReader) Close() error { return s.f.Close() }
 
+// FileSection tells the process runtime (rpcplugin.FileSection) that the
+// unread rest of this reader is a plain section of one file, so a ranged
+// read is handed over as the file itself rather than copied through a pipe.
+func (s *sectionReader) FileSection() (*os.File, int64, int64, bool) {
+	pos, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0, 0, false
+	}
+	_, off, n := s.Outer()
+	return s.f, off + pos, n - pos, true
+}
+
 // Put implements storage.Backend.
 func (b *Backend) Put(ctx context.Context, key string, src io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
 	if err := validate(ctx, "put", key); err != nil {
