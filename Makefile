@@ -2,14 +2,15 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/node
-# Modules of this repository: the node, and the plugin SDK (its own go.mod).
-MODULES := . sdk
+# Modules of this repository: the node, the plugin SDK, and the plugins heavy
+# enough to have their own go.mod (so the node binary does not link them).
+MODULES := . sdk $(patsubst %/go.mod,%,$(wildcard plugins/*/go.mod))
 FUZZTIME ?= 10s
 # npm projects the tests use: interop checks (Node.js crypto, eciesjs), the
 # official SDK against our metadata store, the ERC-1271 test wallet compiler.
 NPM_PROJECTS := core/keys/testdata/interop core/asset/testdata/sdk-interop core/auth/testdata/wallet
 
-.PHONY: all build build-slim dev demo run test check fuzz bench deps clean
+.PHONY: all build build-slim dev demo run test check fuzz bench bench-download deps clean
 
 all: build
 
@@ -70,6 +71,10 @@ fuzz:
 ## bench: load-test a running node with wrk (see scripts/bench.sh)
 bench: build
 	./scripts/bench.sh
+
+## bench-download: 1 GiB download through the node (local backend) vs nginx on loopback (apt-get install nginx curl)
+bench-download: build
+	./scripts/bench-download.sh
 
 clean:
 	rm -rf bin

@@ -10,7 +10,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/nvm-node/nvm-node/core/authz"
 	"github.com/nvm-node/nvm-node/core/chain"
 	"github.com/nvm-node/nvm-node/core/fetch"
+	"github.com/nvm-node/nvm-node/core/filecrypt"
 )
 
 // Which token audiences each data endpoint accepts (SPEC 3.3 GO): the
@@ -94,8 +94,14 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 	s.log.LogAttrs(ctx, slog.LevelInfo, "file access",
 		slog.String("grantee", grant.Grantee.Hex()), slog.String("audience", grant.Audience),
 		slog.String("did", grant.DID), slog.String("agreement", grant.AgreementID), slog.Int("index", index))
+	head := r.Method == http.MethodHead
 	if r.URL.Query().Get("result") == "url" {
-		if err := s.charge(r, grant, did, ddo); err != nil {
+		if head {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if err := s.chargeOnce(r, grant, did, ddo, index, "url"); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -104,43 +110,44 @@ func (s *server) serveFile(w http.ResponseWriter, r *http.Request, audiences []s
 		_, _ = io.WriteString(w, fileURL)
 		return
 	}
-	obj, err := s.cfg.Files.Open(ctx, fileURL)
+	var rng *byteRange
+	if r.Header.Get("Range") != "" {
+		rng = parseRange(r.Header.Get("Range"))
+	}
+	d, err := s.openDownload(ctx, fileURL, file, rng, r.Header.Get("If-Range"))
 	if err != nil {
-		s.fail(w, r, fetchError(err))
+		var re *fetch.RangeError
+		if errors.As(err, &re) && re.Size >= 0 {
+			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(re.Size, 10))
+		}
+		if errors.Is(err, filecrypt.ErrCorrupt) || errors.Is(err, filecrypt.ErrFormat) {
+			s.log.ErrorContext(ctx, "encrypted file does not decrypt; nothing served",
+				"did", grant.DID, "index", index, "error", err)
+		}
+		s.fail(w, r, downloadError(err))
 		return
 	}
-	defer obj.Body.Close()
-	// Charged only once the file is in hand, so a failed fetch costs nothing.
-	if err := s.charge(r, grant, did, ddo); err != nil {
-		s.fail(w, r, err)
-		return
+	defer d.close()
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	if !head {
+		// A file that does not decrypt answers 502 and costs nothing.
+		if err := d.prime(*bufp); err != nil {
+			if errors.Is(err, filecrypt.ErrCorrupt) || errors.Is(err, filecrypt.ErrFormat) {
+				s.log.ErrorContext(ctx, "encrypted file failed authentication; nothing served", "did", grant.DID, "index", index, "error", err)
+			}
+			s.fail(w, r, downloadError(err))
+			return
+		}
+		// Charged only once the file is in hand, so a failed fetch costs
+		// nothing, and once per download (see chargeLedger), so resuming
+		// costs nothing more.
+		if err := s.chargeOnce(r, grant, did, ddo, index, d.etag); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
-	h := w.Header()
-	ct := file.ContentType
-	if ct == "" {
-		ct = obj.ContentType
-	}
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	h.Set("Content-Type", ct)
-	name := file.Name
-	if name == "" {
-		name = obj.Name
-	}
-	if name == "" {
-		name = fmt.Sprintf("file-%d", index)
-	}
-	h.Set("Content-Disposition", contentDisposition(name))
-	if obj.Size >= 0 {
-		h.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
-	}
-	w.WriteHeader(http.StatusOK)
-	// The server's write timeout bounds ordinary answers; a download may take
-	// as long as it keeps making progress.
-	if _, err := io.Copy(progressWriter{w: w, rc: http.NewResponseController(w)}, obj.Body); err != nil {
-		s.log.WarnContext(ctx, "download interrupted", "did", grant.DID, "index", index, "error", err)
-	}
+	s.send(w, r, d, *bufp, file, index, grant.DID)
 }
 
 // resolve finds the DDO of did.
@@ -157,12 +164,19 @@ func (s *server) resolve(r *http.Request, did asset.DID) (*asset.DDO, error) {
 	return ddo, err
 }
 
-// charge takes the credits one use costs when an NFT holder uses a credit
-// asset (SPEC 4.6; charged per use, not per token as in the reference).
-func (s *server) charge(r *http.Request, grant *auth.Grant, did asset.DID, ddo *asset.DDO) error {
+// chargeOnce takes the credits one use costs when an NFT holder uses a
+// credit asset (SPEC 4.6), once per token, file and file version (see
+// chargeLedger).
+func (s *server) chargeOnce(r *http.Request, grant *auth.Grant, did asset.DID, ddo *asset.DDO, index int, version string) error {
 	if grant.Audience != auth.AudienceNFTAccess || s.cfg.Charger == nil || ddo.NFTType() != "nft1155-credit" {
 		return nil
 	}
+	key := strings.Join([]string{grant.ID, grant.Grantee.Hex(), grant.DID, strconv.Itoa(index), version}, "\x00")
+	return s.charges.once(r.Context(), key, grant.ExpiresAt, func() error { return s.charge(r, grant, did, ddo) })
+}
+
+// charge takes the credits of one use.
+func (s *server) charge(r *http.Request, grant *auth.Grant, did asset.DID, ddo *asset.DDO) error {
 	_, err := s.cfg.Charger.ChargeCredits(r.Context(), grant.Grantee, did, ddo)
 	var d *authz.Denied
 	switch {
@@ -213,10 +227,14 @@ func (s *server) fileURL(ddo *asset.DDO, index int) (string, *asset.File, error)
 
 func fetchError(err error) *Error {
 	switch {
+	case errors.Is(err, fetch.ErrRangeNotSatisfiable):
+		return &Error{Status: http.StatusRequestedRangeNotSatisfiable, Message: "the requested range is not satisfiable", Cause: err}
+	case errors.Is(err, fetch.ErrInvalidKey):
+		return &Error{Status: http.StatusBadRequest, Message: "the file's URL does not name a valid object", Cause: err}
 	case errors.Is(err, fetch.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Message: "the file is not found at its source", Cause: err}
 	case errors.Is(err, fetch.ErrForbidden):
-		return &Error{Status: http.StatusForbidden, Message: "the file's URL points inside the node's network, which this node does not serve", Cause: err}
+		return &Error{Status: http.StatusForbidden, Message: "the file's URL points inside the node's network or outside the folders it serves files from", Cause: err}
 	case errors.Is(err, fetch.ErrUnsupported):
 		return &Error{Status: http.StatusNotImplemented, Message: "this node cannot serve the file's URL scheme", Cause: err}
 	default:
@@ -248,15 +266,4 @@ func contentDisposition(name string) string {
 		return "attachment;filename=" + name
 	}
 	return mime.FormatMediaType("attachment", map[string]string{"filename": name})
-}
-
-// progressWriter pushes the write deadline forward on every write.
-type progressWriter struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func (p progressWriter) Write(b []byte) (int, error) {
-	_ = p.rc.SetWriteDeadline(time.Now().Add(time.Minute)) // not every writer supports deadlines
-	return p.w.Write(b)
 }

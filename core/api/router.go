@@ -78,13 +78,20 @@ type Config struct {
 	// Resolver finds DDOs; Files opens the file URLs they list.
 	Resolver asset.Resolver
 	Files    fetch.Opener
+	// Upload configures the upload route; without targets every backend
+	// is "not supported".
+	Upload UploadConfig
 }
 
 type server struct {
+	// charges remembers which downloads were charged (data_charge.go).
+	charges chargeLedger
+
 	cfg  Config
 	log  *slog.Logger
 	info infoCache
 	docs *docs
+	up   *uploadMetrics
 }
 
 // New returns the node's HTTP handler.
@@ -96,15 +103,18 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Draining == nil {
 		cfg.Draining = func() bool { return false }
 	}
+	if err := cfg.Upload.validate(); err != nil {
+		return nil, err
+	}
 	d, err := loadDocs()
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, docs: d}
+	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics)}
 	m := newHTTPMetrics(cfg.Metrics)
 
 	r := chi.NewRouter()
-	r.Use(requestID, observe(s.log, m), recoverer(s.log), cors, limitBody(cfg.MaxBodyBytes))
+	r.Use(requestID, observe(s.log, m), recoverer(s.log), cors, exceptUploads(limitBody(cfg.MaxBodyBytes)))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), s.log, w, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)})
 	})
@@ -115,10 +125,15 @@ func New(cfg Config) (http.Handler, error) {
 	r.Get("/", s.getInfo)
 	r.Post("/api/v1/node/services/encrypt", s.postEncrypt)
 	r.Post("/api/v1/node/services/oauth/token", s.postToken)
+	// HEAD tells a download's size and validators without serving or charging.
+	r.Head("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
+	r.Head("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
+	r.Head("/api/v1/node/services/download/{index}", s.getDownload)
 	r.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
 	r.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
 	r.Get("/api/v1/node/services/download/{index}", s.getDownload)
 	r.Post("/api/v1/node/services/nft-transfer", s.postNFTTransfer)
+	r.Post(uploadPath+"{backend}", s.postUpload)
 	if cfg.Metadata != nil {
 		cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
 	}

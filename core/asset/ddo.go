@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"reflect"
 	"strconv"
@@ -133,8 +134,38 @@ type File struct {
 	ChecksumType  string `json:"checksumType"`
 	Encoding      string `json:"encoding"`
 	Compression   string `json:"compression"`
-	Encryption    string `json:"encryption"`
+	// Encryption names how the stored bytes are encrypted: "nvm-aead-v1"
+	// (package filecrypt), "aes-256-salted" (legacy uploads), "" or "dtp".
+	Encryption string `json:"encryption"`
+	// Password decrypts the stored bytes. It is set only in the decrypted
+	// file list (which is sealed to the node, like the URL) and is kept out
+	// of logs, fmt output and JSON encodings.
+	Password Secret `json:"password,omitempty"`
 }
+
+// Secret is a string that prints, logs and encodes as "[redacted]"; Reveal
+// returns it.
+type Secret string
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer without the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString implements fmt.GoStringer without the secret.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue implements slog.LogValuer without the secret.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON implements json.Marshaler without the secret.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // NFTAttributes are the NFT settings of nft-access and nft-sales services.
 // Amounts are big integers serialised as decimal strings (SPEC 11.25).

@@ -1,7 +1,10 @@
 package asset
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -45,5 +48,27 @@ func TestDecodeFileList(t *testing.T) {
 	dtp, err := DecodeDDO([]byte(`{"id":"did:nv:` + strings.Repeat("ab", 32) + `","service":[{"type":"metadata","index":0,"attributes":{"main":{"files":[{"index":0},{"index":1,"encryption":"dtp"}]}}}]}`))
 	if err != nil || !dtp.HasDTPFiles() {
 		t.Errorf("DTP asset: %v", err)
+	}
+}
+
+// TestFilePasswordStaysSecret: the password of an encrypted file is read from
+// the decrypted list but never printed, logged or encoded.
+func TestFilePasswordStaysSecret(t *testing.T) {
+	const pw = "c2VjcmV0LXBhc3N3b3JkLW9mLTQzLWNoYXJhY3RlcnMteHg"
+	files, err := DecodeFileList([]byte(`[{"url":"s3://b/k","encryption":"nvm-aead-v1","password":"` + pw + `"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := files[0]
+	if f.Password.Reveal() != pw || f.Encryption != "nvm-aead-v1" {
+		t.Fatalf("decoded %+v", f)
+	}
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("file", "file", f, "password", f.Password)
+	js, _ := json.Marshal(f)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", f, f, f, f.Password), logs.String(), string(js)} {
+		if strings.Contains(out, pw) || !strings.Contains(out, "[redacted]") {
+			t.Errorf("the password shows: %s", out)
+		}
 	}
 }

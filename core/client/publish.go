@@ -19,6 +19,12 @@ type File struct {
 	URL         string `json:"url"`
 	Name        string `json:"name,omitempty"`
 	ContentType string `json:"contentType"`
+	// Encryption and Password describe a file the node encrypted at upload
+	// (Uploaded.Password): the node decrypts it as it serves it. The file
+	// list is sealed for the node, so the password stays as private as the
+	// URL.
+	Encryption string `json:"encryption,omitempty"`
+	Password   string `json:"password,omitempty"`
 }
 
 // AccessAsset describes an asset sold through an access agreement.
@@ -40,6 +46,9 @@ func (c *Client) PublishAccess(ctx context.Context, key *ecdsa.PrivateKey, a Acc
 	list := make([]map[string]any, len(a.Files))
 	for i, f := range a.Files {
 		list[i] = map[string]any{"index": i, "url": f.URL, "name": f.Name, "contentType": f.ContentType}
+		if f.Password != "" {
+			list[i]["encryption"], list[i]["password"] = f.Encryption, f.Password
+		}
 	}
 	plain, _ := json.Marshal(list)
 	sealed, err := c.Encrypt(ctx, plain)

@@ -15,6 +15,7 @@ type Config struct {
 	Auth    Auth    `koanf:"auth"`
 	Asset   Asset   `koanf:"asset"`
 	Storage Storage `koanf:"storage"`
+	Upload  Upload  `koanf:"upload"`
 	Log     Log     `koanf:"log"`
 	DataDir string  `koanf:"data_dir"`
 	// Plugins come from plugins.yaml only, parsed and validated by
@@ -94,7 +95,42 @@ type Storage struct {
 	// link-local addresses. Off by default: a publisher's URL must not be a
 	// way into the node's own network. `node dev` turns it on.
 	AllowPrivateURLs bool `koanf:"allow_private_urls"`
+	// IPFSGateway is the base URL of the IPFS HTTP gateway cid:// files are
+	// read through (GET {gateway}/ipfs/<cid>); empty: cid:// URLs answer 501.
+	// It may embed credentials, so it is printed masked.
+	IPFSGateway string `koanf:"ipfs_gateway" secret:"url"`
+	// IPFSAPI reads with the reference's Kubo RPC call
+	// `POST {gateway}/api/v0/cat?arg=<cid>` instead (no byte ranges).
+	IPFSAPI bool `koanf:"ipfs_api"`
+	// IPFSProjectID and IPFSProjectSecret, when both set, are sent to the
+	// gateway as HTTP basic auth (reference: IPFS_PROJECT_ID/SECRET).
+	IPFSProjectID     string `koanf:"ipfs_project_id"`
+	IPFSProjectSecret string `koanf:"ipfs_project_secret" secret:"true"`
 }
+
+// Upload configures POST /api/v1/node/services/upload/{backend}, which
+// stores files in the storage plugins of plugins.yaml.
+type Upload struct {
+	// MaxBytes caps an upload's request body. Uploads are streamed to the
+	// backend, so this bounds what a client may store, not memory.
+	MaxBytes int64 `koanf:"max_bytes"`
+	// Access is "public" (the reference's behaviour, which SDK clients
+	// expect) or "login": a bearer token issued by this node is required.
+	Access string `koanf:"access"`
+	// Uploaders, with access "login", are the only addresses that may
+	// upload; empty means any logged-in address.
+	Uploaders []string `koanf:"uploaders"`
+	// IdleTimeout cuts an upload that makes no progress for that long.
+	// Uploads are exempt from server.read_timeout and write_timeout, which
+	// would cut any upload longer than them.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+}
+
+// Upload access values.
+const (
+	UploadPublic = "public"
+	UploadLogin  = "login"
+)
 
 // Log configures the node's structured log.
 type Log struct {
@@ -121,8 +157,9 @@ func Default() Config {
 			RequestTimeout:  5 * time.Second,
 			ProbeInterval:   5 * time.Second,
 		},
-		Auth: Auth{JWTExpiry: time.Hour},
-		Log:  Log{Level: "info", Format: "json"},
+		Auth:   Auth{JWTExpiry: time.Hour},
+		Upload: Upload{MaxBytes: 10 << 30, Access: UploadPublic, IdleTimeout: time.Minute},
+		Log:    Log{Level: "info", Format: "json"},
 	}
 }
 

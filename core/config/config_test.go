@@ -288,6 +288,26 @@ func TestRedaction(t *testing.T) {
 	}
 }
 
+// TestIPFSGatewayKeys: the IPFS gateway must be an http(s) URL, and its
+// credentials stay out of the printed configuration.
+func TestIPFSGatewayKeys(t *testing.T) {
+	msg := loadErr(t, Sources{Env: append(required(), "NVM_STORAGE__IPFS_GATEWAY=ipfs://gateway")})
+	if !strings.Contains(msg, "storage.ipfs_gateway: must be an absolute http/https URL") {
+		t.Errorf("error: %s", msg)
+	}
+	cfg := mustLoad(t, Sources{Env: append(required(), "NVM_STORAGE__IPFS_GATEWAY=https://user:gwpass@gw.example/x",
+		"NVM_STORAGE__IPFS_API=true", "NVM_STORAGE__IPFS_PROJECT_ID=proj", "NVM_STORAGE__IPFS_PROJECT_SECRET=ipfs-secret-value")})
+	if !cfg.Storage.IPFSAPI || cfg.Storage.IPFSProjectID != "proj" || cfg.Storage.IPFSProjectSecret != "ipfs-secret-value" {
+		t.Fatalf("storage: %+v", cfg.Storage)
+	}
+	out, _ := json.Marshal(cfg.Redacted())
+	for _, secret := range []string{"ipfs-secret-value", "gwpass"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("redacted config holds %q: %s", secret, out)
+		}
+	}
+}
+
 // TestExampleFilesLoad keeps the documented examples true: node.example.yaml
 // and plugins.yaml at the repository root load without a problem.
 func TestExampleFilesLoad(t *testing.T) {
@@ -300,5 +320,28 @@ func TestExampleFilesLoad(t *testing.T) {
 	// Every default the example states must be the real default.
 	if ex.Server != def.Server || ex.Chain != def.Chain || ex.Auth.JWTExpiry != def.Auth.JWTExpiry || ex.Log != def.Log {
 		t.Fatalf("node.example.yaml disagrees with Default():\nexample %+v\ndefault %+v", ex, def)
+	}
+}
+
+func TestUploadSettings(t *testing.T) {
+	cfg := mustLoad(t, Sources{Env: required()})
+	if cfg.Upload.MaxBytes != 10<<30 || cfg.Upload.Access != UploadPublic || len(cfg.Upload.Uploaders) != 0 || cfg.Upload.IdleTimeout != time.Minute {
+		t.Fatalf("upload defaults: %+v", cfg.Upload)
+	}
+	node := writeFile(t, "node.yaml", "upload:\n  max_bytes: 1048576\n  access: login\n  uploaders: [\"0x00000000000000000000000000000000000000aA\"]\n")
+	cfg = mustLoad(t, Sources{NodeFile: node, Env: required()})
+	if cfg.Upload.MaxBytes != 1<<20 || cfg.Upload.Access != UploadLogin || len(cfg.Upload.Uploaders) != 1 {
+		t.Fatalf("upload settings: %+v", cfg.Upload)
+	}
+	bad := writeFile(t, "node.yaml", "upload:\n  max_bytes: 0\n  access: everyone\n  uploaders: [alice]\n  idle_timeout: 0s\n")
+	msg := loadErr(t, Sources{NodeFile: bad, Env: required()})
+	for _, want := range []string{"upload.max_bytes: must be positive", `upload.access: "everyone" is not one of public, login`, `upload.uploaders[0]: "alice" is not an address`, "upload.idle_timeout: must be a positive duration"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	public := writeFile(t, "node.yaml", "upload:\n  uploaders: [\"0x00000000000000000000000000000000000000aA\"]\n")
+	if msg := loadErr(t, Sources{NodeFile: public, Env: required()}); !strings.Contains(msg, "upload.uploaders: needs upload.access: login") {
+		t.Errorf("uploaders without login accepted:\n%s", msg)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // minJWTSecret is the shortest HS256 secret accepted: below 32 bytes a secret
@@ -29,6 +31,7 @@ func (c *Config) Validate() Problems {
 		"chain.request_timeout":      int64(c.Chain.RequestTimeout),
 		"chain.probe_interval":       int64(c.Chain.ProbeInterval),
 		"auth.jwt_expiry":            int64(c.Auth.JWTExpiry),
+		"upload.idle_timeout":        int64(c.Upload.IdleTimeout),
 	} {
 		if d <= 0 {
 			add("%s: must be a positive duration such as 30s", key)
@@ -37,9 +40,27 @@ func (c *Config) Validate() Problems {
 	if c.Server.MaxBodyBytes <= 0 {
 		add("server.max_body_bytes: must be positive")
 	}
+	if c.Upload.MaxBytes <= 0 {
+		add("upload.max_bytes: must be positive")
+	}
+	switch c.Upload.Access {
+	case UploadPublic:
+		if len(c.Upload.Uploaders) > 0 {
+			add("upload.uploaders: needs upload.access: %s", UploadLogin)
+		}
+	case UploadLogin:
+	default:
+		add("upload.access: %q is not one of %s, %s", c.Upload.Access, UploadPublic, UploadLogin)
+	}
+	for i, a := range c.Upload.Uploaders {
+		if !common.IsHexAddress(a) {
+			add("upload.uploaders[%d]: %q is not an address", i, a)
+		}
+	}
 	checkURL(&p, "server.public_url", c.Server.PublicURL, "http", "https")
 	checkURL(&p, "chain.rpc_url", c.Chain.RPCURL, "http", "https", "ws", "wss")
 	checkURL(&p, "asset.marketplace_uri", c.Asset.MarketplaceURI, "http", "https")
+	checkURL(&p, "storage.ipfs_gateway", c.Storage.IPFSGateway, "http", "https")
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}

@@ -1,7 +1,11 @@
 // Package fetch is the one seam where a file URL from a DDO becomes a stream:
-// an Opener per URL scheme. HTTP(S) is built in, guarded against requests
-// into the node's own network; storage backends (s3://, gs://, file://,
-// cid://) plug in as further Openers.
+// an Opener per URL prefix or scheme. HTTP(S) is built in, guarded against
+// requests into the node's own network; storage backends serve the URL
+// prefixes plugins.yaml declares for them (s3://bucket/, file:///srv/data/,
+// local://), and cid:// URLs go to an IPFS HTTP gateway.
+//
+// Openers honour an optional byte range, so downloads can resume and be
+// split; the Object they return says which bytes its Body holds.
 package fetch
 
 import (
@@ -9,14 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"net"
-	"net/http"
-	"net/netip"
-	"net/url"
-	"path"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -27,150 +25,157 @@ var (
 	// ErrNotFound: the source says the object does not exist.
 	ErrNotFound = errors.New("fetch: not found")
 	// ErrForbidden: the URL points inside the node's network (loopback,
-	// private, link-local), which is refused unless allowed.
+	// private, link-local) or at a file outside the declared folders, which
+	// is refused.
 	ErrForbidden = errors.New("fetch: address not allowed")
+	// ErrInvalidKey: the URL does not name a valid object key (a ".."
+	// element, a leading "/", a query...).
+	ErrInvalidKey = errors.New("fetch: invalid object key")
 	// ErrUnavailable: the source could not be reached or failed.
 	ErrUnavailable = errors.New("fetch: source unavailable")
+	// ErrRangeNotSatisfiable: the requested range starts past the end of
+	// the object; the error is a *RangeError carrying the object's size.
+	ErrRangeNotSatisfiable = errors.New("fetch: range not satisfiable")
 )
+
+// RangeError reports an unsatisfiable range and the object's size.
+type RangeError struct {
+	// Size is the object's full size, -1 when the source did not say.
+	Size int64
+}
+
+func (e *RangeError) Error() string {
+	if e.Size < 0 {
+		return ErrRangeNotSatisfiable.Error()
+	}
+	return fmt.Sprintf("%v (object size %d)", ErrRangeNotSatisfiable, e.Size)
+}
+
+// Is makes errors.Is(err, ErrRangeNotSatisfiable) hold.
+func (e *RangeError) Is(target error) bool { return target == ErrRangeNotSatisfiable }
+
+// Range selects bytes of an object, as an HTTP byte-range-spec does:
+// Offset and Length (Length < 0: to the end), or, when Suffix > 0, the last
+// Suffix bytes.
+type Range struct {
+	Offset int64
+	Length int64
+	Suffix int64
+}
+
+// Resolve returns the offset and length of r in an object of the given size,
+// with a *RangeError when no byte of it exists. A range running past the end
+// is cut to the end; a suffix longer than the object selects all of it.
+func (r Range) Resolve(size int64) (offset, length int64, err error) {
+	switch {
+	case size <= 0:
+		return 0, 0, &RangeError{Size: size}
+	case r.Suffix > 0:
+		n := min(r.Suffix, size)
+		return size - n, n, nil
+	case r.Offset < 0 || r.Offset >= size || r.Length == 0:
+		return 0, 0, &RangeError{Size: size}
+	}
+	length = size - r.Offset
+	if r.Length > 0 && r.Length < length {
+		length = r.Length
+	}
+	return r.Offset, length, nil
+}
+
+// Header is r as the value of an HTTP Range header.
+func (r Range) Header() string {
+	switch {
+	case r.Suffix > 0:
+		return "bytes=-" + strconv.FormatInt(r.Suffix, 10)
+	case r.Length < 0:
+		return "bytes=" + strconv.FormatInt(r.Offset, 10) + "-"
+	default:
+		return "bytes=" + strconv.FormatInt(r.Offset, 10) + "-" + strconv.FormatInt(r.Offset+r.Length-1, 10)
+	}
+}
+
+// Request is what to open.
+type Request struct {
+	URL string
+	// Range, when set, asks for part of the object.
+	Range *Range
+}
 
 // Object is an opened file. The caller closes Body.
 type Object struct {
 	Body io.ReadCloser
-	// Size is the length of Body in bytes, -1 when unknown.
+	// Size is the object's full size in bytes, -1 when unknown.
 	Size int64
+	// Offset is where Body starts within the object and Length how many
+	// bytes it yields (-1 when unknown). Without a Range they are 0 and Size.
+	Offset, Length int64
+	// Ranged says Body holds exactly the requested Range (resolved against
+	// Size); false when no range was asked or the source could not honour it
+	// and Body holds the whole object.
+	Ranged bool
+	// ETag is the source's validator of this version of the content, as the
+	// source quotes it ("" when none); a "W/" prefix marks a weak one.
+	ETag string
+	// ModTime is the content's last modification, zero when unknown.
+	ModTime time.Time
 	// ContentType as the source reports it, "" when unknown.
 	ContentType string
 	// Name is a file name suggested by the source or the URL, "" when none.
 	Name string
 }
 
-// Opener opens URLs of the schemes it serves.
+// Opener opens file URLs.
 type Opener interface {
-	Open(ctx context.Context, rawURL string) (*Object, error)
+	Open(ctx context.Context, req Request) (*Object, error)
 }
 
-// Mux picks an Opener by URL scheme.
+// Mux routes a URL to an Opener. A key holding "://" is a URL prefix
+// ("s3://nvm-assets/", "file:///srv/data/"), any other key a scheme ("http",
+// "cid"). The longest prefix the URL starts with wins, then its scheme.
+// A file:// URL under no prefix is refused with ErrForbidden: local files are
+// served only from the folders declared for them.
 type Mux map[string]Opener
 
 // Open implements Opener.
-func (m Mux) Open(ctx context.Context, rawURL string) (*Object, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("%w: not an absolute URL", ErrUnsupported)
+func (m Mux) Open(ctx context.Context, req Request) (*Object, error) {
+	norm, scheme, err := normalize(req.URL)
+	if err != nil {
+		return nil, err
 	}
-	o, ok := m[strings.ToLower(u.Scheme)]
+	best := ""
+	for k := range m {
+		if strings.Contains(k, "://") && len(k) > len(best) && strings.HasPrefix(norm, k) {
+			best = k
+		}
+	}
+	if best != "" {
+		req.URL = norm
+		return m[best].Open(ctx, req)
+	}
+	if scheme == "file" {
+		return nil, fmt.Errorf("%w: the file is not under a folder this node serves", ErrForbidden)
+	}
+	o, ok := m[scheme]
 	if !ok {
-		return nil, fmt.Errorf("%w: no backend serves %s:// URLs", ErrUnsupported, u.Scheme)
+		return nil, fmt.Errorf("%w: no backend serves %s:// URLs", ErrUnsupported, scheme)
 	}
-	return o.Open(ctx, rawURL)
+	req.URL = norm
+	return o.Open(ctx, req)
 }
 
-// HTTPOptions configure an HTTP Opener.
-type HTTPOptions struct {
-	// AllowPrivate lets URLs reach loopback, private and link-local
-	// addresses. Off by default: a publisher's URL must not be a way to
-	// read the node's internal services.
-	AllowPrivate bool
-	// HeaderTimeout bounds the wait for the response headers; the body
-	// streams for as long as it takes. Zero means 30 s.
-	HeaderTimeout time.Duration
-}
-
-// HTTP opens http and https URLs as streams.
-type HTTP struct{ client *http.Client }
-
-// NewHTTP returns an HTTP Opener.
-func NewHTTP(opts HTTPOptions) *HTTP {
-	if opts.HeaderTimeout <= 0 {
-		opts.HeaderTimeout = 30 * time.Second
+// normalize lower-cases the URL's scheme, which is case-insensitive, so that
+// prefixes (declared lower-case) match.
+func normalize(rawURL string) (norm, scheme string, err error) {
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok || scheme == "" {
+		return "", "", fmt.Errorf("%w: not an absolute URL", ErrUnsupported)
 	}
-	return &HTTP{client: &http.Client{
-		Transport: NewTransport(opts.AllowPrivate, opts.HeaderTimeout),
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("too many redirects")
-			}
-			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-				return fmt.Errorf("redirect to a %s URL", req.URL.Scheme)
-			}
-			return nil
-		},
-	}}
-}
-
-// NewTransport is an HTTP transport that, unless allowPrivate, refuses to
-// connect to loopback, private, link-local and other non-public addresses.
-// The check runs on the address actually dialled, after DNS and on every
-// redirect, so neither a host name nor a redirect can lead inside.
-func NewTransport(allowPrivate bool, headerTimeout time.Duration) *http.Transport {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	proxy := http.ProxyFromEnvironment
-	if !allowPrivate {
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return err
-			}
-			if ip := ap.Addr().Unmap(); !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
-				return fmt.Errorf("%w: %s is not a public address", ErrForbidden, ip)
-			}
-			return nil
+	for i, c := range scheme {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", "", fmt.Errorf("%w: not an absolute URL", ErrUnsupported)
 		}
-		// Through a proxy the dial check would see the proxy, not the target.
-		proxy = nil
 	}
-	return &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: headerTimeout,
-	}
-}
-
-// Open implements Opener with a GET whose body is handed over unread.
-func (h *HTTP) Open(ctx context.Context, rawURL string) (*Object, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: not an http(s) URL", ErrUnsupported)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		if errors.Is(err, ErrForbidden) {
-			return nil, fmt.Errorf("%w: %s", ErrForbidden, u.Host)
-		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, u.Host, stripURL(err))
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		resp.Body.Close()
-		return nil, fmt.Errorf("%w: %s answered %d", ErrNotFound, u.Host, resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		resp.Body.Close()
-		return nil, fmt.Errorf("%w: %s answered %d", ErrUnavailable, u.Host, resp.StatusCode)
-	}
-	obj := &Object{Body: resp.Body, Size: resp.ContentLength, ContentType: resp.Header.Get("Content-Type")}
-	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
-		obj.Name = path.Base(params["filename"])
-	} else if base := path.Base(resp.Request.URL.Path); base != "/" && base != "." {
-		obj.Name = base
-	}
-	return obj, nil
-}
-
-// stripURL drops the URL from a client error: it may carry credentials in
-// its query string, and the caller names the host already.
-func stripURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	scheme = strings.ToLower(scheme)
+	return scheme + ":" + rest, scheme, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nvm-node/nvm-node/core/auth"
 	"github.com/nvm-node/nvm-node/core/chain"
+	"github.com/nvm-node/nvm-node/core/config"
 	"github.com/nvm-node/nvm-node/core/contracts"
 	"github.com/nvm-node/nvm-node/core/contracts/contractstest"
 	"github.com/nvm-node/nvm-node/core/devchain"
@@ -46,7 +47,10 @@ type e2e struct {
 
 func newE2E(t *testing.T) *e2e { return newE2EB(t) }
 
-func newE2EB(t testing.TB) *e2e {
+func newE2EB(t testing.TB) *e2e { return newE2EWith(t, nil) }
+
+// newE2EWith lets tune change the node's config before it starts.
+func newE2EWith(t testing.TB, tune func(*config.Config)) *e2e {
 	t.Helper()
 	ctx := context.Background()
 	cfg := referenceConfig(t)
@@ -71,6 +75,9 @@ func newE2EB(t testing.TB) *e2e {
 		io.WriteString(w, e.content)
 	}))
 	t.Cleanup(e.files.Close)
+	if tune != nil {
+		tune(cfg)
+	}
 	e.node = start(t, cfg)
 	if e.client, err = chain.Dial(ctx, chain.Config{RPCURL: dev.RPCURL(), ArtifactsFolder: dev.ArtifactsDir()}); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/nvm-node/nvm-node/core/fetch"
 	"github.com/nvm-node/nvm-node/core/keys"
 	"github.com/nvm-node/nvm-node/core/pluginhost"
+	"github.com/nvm-node/nvm-node/sdk/storage/localstorage"
 )
 
 // Options configure a Node.
@@ -153,18 +154,18 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	if n.authz != nil {
 		n.authz.resolver = cache
 	}
-	files := fetch.Mux{}
-	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
-	files["http"], files["https"] = httpFiles, httpFiles
-	// Backends from plugins.yaml: storage.<name> serves <name>:// URLs.
 	n.plugins = pluginhost.New(pluginhost.Options{Logger: log.With("component", "plugins"), WASMCacheDir: wasmCacheDir(cfg)})
 	if err := n.plugins.Load(ctx, cfg.Plugins); err != nil {
 		return fail(fmt.Errorf("plugins: %w", err))
 	}
-	for _, e := range cfg.Plugins {
-		if b, ok := n.plugins.Storage(e.ID); ok {
-			files[e.Name()] = fetch.Storage{Backend: b}
-		}
+	files, err := fileRoutes(cfg, n.plugins)
+	if err != nil {
+		return fail(err)
+	}
+
+	upload, err := uploadConfig(ctx, cfg, n.plugins)
+	if err != nil {
+		return fail(err)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -194,6 +195,7 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		Authorizer:      authorizer,
 		NFTSeller:       seller,
 		Charger:         charger,
+		Upload:          upload,
 	})
 	if err != nil {
 		return fail(err)
@@ -314,4 +316,42 @@ func wasmCacheDir(cfg *config.Config) string {
 		return filepath.Join(d, "nvm-node", "wasm")
 	}
 	return ""
+}
+
+// fileRoutes routes file URLs: http(s) to the SSRF-guarded client, cid:// to
+// the IPFS gateway when one is configured, and each storage plugin's `urls`
+// prefixes (default "<name>://") to the plugin. file:// prefixes are taken
+// from storage.local only, so no other plugin can be pointed at local files.
+func fileRoutes(cfg *config.Config, plugins *pluginhost.Host) (fetch.Mux, error) {
+	files := fetch.Mux{}
+	httpFiles := fetch.NewHTTP(fetch.HTTPOptions{AllowPrivate: cfg.Storage.AllowPrivateURLs})
+	files["http"], files["https"] = httpFiles, httpFiles
+	if cfg.Storage.IPFSGateway != "" {
+		ipfs, err := fetch.NewIPFS(fetch.IPFSOptions{
+			Gateway: cfg.Storage.IPFSGateway, API: cfg.Storage.IPFSAPI,
+			Username: cfg.Storage.IPFSProjectID, Password: cfg.Storage.IPFSProjectSecret,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storage.ipfs_gateway: %w", err)
+		}
+		files["cid"] = ipfs
+	}
+	owner := map[string]string{}
+	for _, e := range cfg.Plugins {
+		b, ok := plugins.Storage(e.ID)
+		if !ok {
+			continue
+		}
+		for _, p := range e.URLPrefixes() {
+			if strings.HasPrefix(p, "file:") && e.ID != "storage."+localstorage.Name {
+				return nil, fmt.Errorf("plugins: %s: only storage.%s may serve file:// URLs", e.ID, localstorage.Name)
+			}
+			if other, dup := owner[p]; dup {
+				return nil, fmt.Errorf("plugins: %s and %s both serve %s", other, e.ID, p)
+			}
+			owner[p] = e.ID
+			files[p] = fetch.Storage{Backend: b, Prefix: p}
+		}
+	}
+	return files, nil
 }

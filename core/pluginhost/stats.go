@@ -2,6 +2,8 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
@@ -159,6 +161,20 @@ func (w *meteredStorage) List(ctx context.Context, opts storage.ListOptions) (st
 	p, err := w.Backend.List(ctx, opts)
 	w.m.end(err)
 	return p, err
+}
+
+// Presign forwards to the wrapped backend when it can presign, so the
+// host's wrappers never hide the capability.
+func (w *meteredStorage) Presign(ctx context.Context, key string, opts storage.PresignOptions) (string, error) {
+	p, ok := w.Backend.(storage.Presigner)
+	if !ok {
+		return "", &storage.Error{Op: "presign", Key: key, Err: fmt.Errorf("backend cannot presign: %w", errors.ErrUnsupported)}
+	}
+	ctx, cancel := w.m.begin(ctx)
+	defer cancel()
+	u, err := p.Presign(ctx, key, opts)
+	w.m.end(err)
+	return u, err
 }
 
 type meteredCompute struct {

@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -185,6 +186,11 @@ func (s *supervisor) backend() plugin.Plugin {
 
 type supervisedStorage struct{ *supervisor }
 
+var (
+	_ storage.Presigner = (*supervisedStorage)(nil)
+	_ storage.Presigner = (*meteredStorage)(nil)
+)
+
 func (s *supervisedStorage) storage(ctx context.Context, op, key string) (storage.Backend, error) {
 	b, err := s.current(ctx)
 	if err != nil {
@@ -231,6 +237,21 @@ func (s *supervisedStorage) List(ctx context.Context, opts storage.ListOptions) 
 		return storage.ListPage{}, err
 	}
 	return b.List(ctx, opts)
+}
+
+// Presign forwards to the live process, whose client answers
+// errors.ErrUnsupported itself when the plugin does not declare
+// storage.CapPresign.
+func (s *supervisedStorage) Presign(ctx context.Context, key string, opts storage.PresignOptions) (string, error) {
+	b, err := s.storage(ctx, "presign", key)
+	if err != nil {
+		return "", err
+	}
+	p, ok := b.(storage.Presigner)
+	if !ok {
+		return "", &storage.Error{Op: "presign", Key: key, Err: fmt.Errorf("plugin %s: %w", s.entry.ID, errors.ErrUnsupported)}
+	}
+	return p.Presign(ctx, key, opts)
 }
 
 type supervisedCompute struct{ *supervisor }

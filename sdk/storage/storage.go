@@ -64,6 +64,9 @@ const (
 	// Backends without it may infer one (from the key's extension) or
 	// return "".
 	CapContentType plugin.Capability = "storage.content-type"
+	// CapPresign: the backend implements [Presigner], handing out URLs that
+	// let a client read or write one object directly, without the node.
+	CapPresign plugin.Capability = "storage.presign"
 )
 
 // Sentinel errors of storage backends; test them with errors.Is.
@@ -82,7 +85,7 @@ var (
 
 // Error records a failed storage operation, in the manner of fs.PathError.
 type Error struct {
-	Op  string // "get", "put", "stat", "delete", "list"
+	Op  string // "get", "put", "stat", "delete", "list", "presign"
 	Key string // the key or, for list, the prefix
 	Err error
 }
@@ -217,4 +220,23 @@ type Backend interface {
 	Delete(ctx context.Context, key string) error
 	// List returns a page of objects.
 	List(ctx context.Context, opts ListOptions) (ListPage, error)
+}
+
+// PresignOptions say what a presigned URL allows.
+type PresignOptions struct {
+	// Method is "GET" (read the object) or "PUT" (write it).
+	Method string
+	// Expires is how long the URL stays valid; zero means the backend's
+	// default. Backends may refuse a duration beyond their own limit.
+	Expires time.Duration
+}
+
+// Presigner is implemented by backends declaring [CapPresign]: Presign
+// returns a URL that performs opts.Method on the object under key for
+// anyone holding it, until it expires. The URL carries its own credentials,
+// so it must be handed only to whoever may access the object. A backend
+// that cannot presign (or a transport whose plugin does not declare
+// CapPresign) returns an error wrapping errors.ErrUnsupported.
+type Presigner interface {
+	Presign(ctx context.Context, key string, opts PresignOptions) (string, error)
 }

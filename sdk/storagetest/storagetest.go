@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -82,6 +84,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("ContextCancelled", s.testCancelled)
 	t.Run("ReaderOutlivesContext", s.testReaderOutlivesCtx)
+	t.Run("Presign", s.testPresign)
 	t.Run("LargeStream", s.testLarge)
 	t.Run("Close", s.testClose)
 	t.Run("FailedConfigure", s.testFailedConfigure)
@@ -557,6 +560,110 @@ func (s *suite) testReaderOutlivesCtx(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Errorf("reading after Get's context was cancelled: %d bytes, %v", len(got), err)
 	}
+}
+
+// fetch performs a plain HTTP request, as a client handed a presigned URL
+// would, and returns the status and body.
+func fetch(t *testing.T, method, u string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, u, body)
+	if err != nil {
+		t.Fatalf("presigned URL %q: %v", u, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s presigned URL: %v", method, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatalf("reading the answer to a presigned %s: %v", method, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func (s *suite) testPresign(t *testing.T) {
+	b := s.backend(t)
+	p, isPresigner := b.(storage.Presigner)
+	ctx := t.Context()
+	if !info(t, b).Has(storage.CapPresign) {
+		// A backend (or transport client) with the method but not the
+		// capability must say so.
+		if isPresigner {
+			_, err := p.Presign(ctx, "k", storage.PresignOptions{Method: http.MethodGet, Expires: time.Minute})
+			wantErr(t, "Presign without "+string(storage.CapPresign), err, errors.ErrUnsupported, "")
+		}
+		t.Skip("backend does not declare " + storage.CapPresign)
+	}
+	if !isPresigner {
+		t.Fatalf("backend declares %s but %T does not implement storage.Presigner", storage.CapPresign, b)
+	}
+	const keyA, keyB = "presign/obj-a", "presign/obj-b"
+	put(t, b, keyA, "content of A")
+	put(t, b, keyB, "content of B")
+
+	u, err := p.Presign(ctx, keyA, storage.PresignOptions{Method: http.MethodGet, Expires: time.Minute})
+	if err != nil {
+		t.Fatalf("Presign GET: %v", err)
+	}
+	if code, body := fetch(t, http.MethodGet, u, nil); code != http.StatusOK || body != "content of A" {
+		t.Errorf("GET presigned URL: %d %q, want 200 %q", code, body, "content of A")
+	}
+
+	// Tampering: the URL must not open another object, nor survive an
+	// altered signature.
+	if strings.Contains(u, "obj-a") {
+		other := strings.Replace(u, "obj-a", "obj-b", 1)
+		if code, body := fetch(t, http.MethodGet, other, nil); code/100 == 2 {
+			t.Errorf("presigned URL of %s edited to name %s: %d %q, want a refusal", keyA, keyB, code, body)
+		}
+	}
+	if pu, err := url.Parse(u); err == nil && pu.RawQuery != "" {
+		q := pu.Query()
+		longest := ""
+		for k, v := range q {
+			if len(v) > 0 && len(v[0]) > len(q.Get(longest)) {
+				longest = k
+			}
+		}
+		v := []byte(q.Get(longest))
+		v[len(v)/2] ^= 1 // stays printable ASCII
+		q.Set(longest, string(v))
+		pu.RawQuery = q.Encode()
+		if code, body := fetch(t, http.MethodGet, pu.String(), nil); code/100 == 2 {
+			t.Errorf("presigned URL with query parameter %s altered: %d %q, want a refusal", longest, code, body)
+		}
+	}
+
+	// Expiry: a URL valid for one second fails a little later.
+	u, err = p.Presign(ctx, keyA, storage.PresignOptions{Method: http.MethodGet, Expires: time.Second})
+	if err != nil {
+		t.Fatalf("Presign GET for 1s: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if code, body := fetch(t, http.MethodGet, u, nil); code/100 == 2 {
+		t.Errorf("expired presigned URL: %d %q, want a refusal", code, body)
+	}
+
+	// PUT, when supported, stores what the client sends.
+	u, err = p.Presign(ctx, "presign/uploaded", storage.PresignOptions{Method: http.MethodPut, Expires: time.Minute})
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		t.Log("backend does not presign PUT")
+	case err != nil:
+		t.Errorf("Presign PUT: %v", err)
+	default:
+		if code, body := fetch(t, http.MethodPut, u, strings.NewReader("sent by a client")); code/100 != 2 {
+			t.Errorf("PUT to presigned URL: %d %q", code, body)
+		} else if got, _ := get(t, b, "presign/uploaded", nil); got != "sent by a client" {
+			t.Errorf("object stored through a presigned PUT = %q", got)
+		}
+	}
+
+	_, err = p.Presign(ctx, "../escape", storage.PresignOptions{Method: http.MethodGet, Expires: time.Minute})
+	wantErr(t, "Presign of an invalid key", err, storage.ErrInvalidKey, "presign")
+	_, err = p.Presign(ctx, keyA, storage.PresignOptions{Method: "DELETE", Expires: time.Minute})
+	wantErr(t, "Presign DELETE", err, errors.ErrUnsupported, "")
 }
 
 // LargeSize returns the large-stream size the suite would use for o.

@@ -1064,6 +1064,113 @@ func (x *ListResponse) GetNext() string {
 	return ""
 }
 
+type PresignRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// method is "GET" or "PUT".
+	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	// expires is how long the URL stays valid; absent means the plugin's
+	// default.
+	Expires       *durationpb.Duration `protobuf:"bytes,3,opt,name=expires,proto3" json:"expires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignRequest) Reset() {
+	*x = PresignRequest{}
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignRequest) ProtoMessage() {}
+
+func (x *PresignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignRequest.ProtoReflect.Descriptor instead.
+func (*PresignRequest) Descriptor() ([]byte, []int) {
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PresignRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PresignRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *PresignRequest) GetExpires() *durationpb.Duration {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
+type PresignResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresignResponse) Reset() {
+	*x = PresignResponse{}
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresignResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresignResponse) ProtoMessage() {}
+
+func (x *PresignResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresignResponse.ProtoReflect.Descriptor instead.
+func (*PresignResponse) Descriptor() ([]byte, []int) {
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PresignResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
 type Algorithm struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ref           string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
@@ -1075,7 +1182,7 @@ type Algorithm struct {
 
 func (x *Algorithm) Reset() {
 	*x = Algorithm{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1194,7 @@ func (x *Algorithm) String() string {
 func (*Algorithm) ProtoMessage() {}
 
 func (x *Algorithm) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1207,7 @@ func (x *Algorithm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Algorithm.ProtoReflect.Descriptor instead.
 func (*Algorithm) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Algorithm) GetRef() string {
@@ -1136,7 +1243,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1255,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1268,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Input) GetName() string {
@@ -1202,7 +1309,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1321,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1334,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Output) GetName() string {
@@ -1258,7 +1365,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1377,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1390,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Resources) GetCpuMillis() int64 {
@@ -1338,7 +1445,7 @@ type Participant struct {
 
 func (x *Participant) Reset() {
 	*x = Participant{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1350,7 +1457,7 @@ func (x *Participant) String() string {
 func (*Participant) ProtoMessage() {}
 
 func (x *Participant) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1363,7 +1470,7 @@ func (x *Participant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Participant.ProtoReflect.Descriptor instead.
 func (*Participant) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Participant) GetNode() string {
@@ -1394,7 +1501,7 @@ type Federated struct {
 
 func (x *Federated) Reset() {
 	*x = Federated{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +1513,7 @@ func (x *Federated) String() string {
 func (*Federated) ProtoMessage() {}
 
 func (x *Federated) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +1526,7 @@ func (x *Federated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Federated.ProtoReflect.Descriptor instead.
 func (*Federated) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Federated) GetRole() string {
@@ -1483,7 +1590,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1602,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1615,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *JobSpec) GetName() string {
@@ -1597,7 +1704,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1716,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1729,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SubmitRequest) GetSpec() *JobSpec {
@@ -1641,7 +1748,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1760,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1773,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SubmitResponse) GetId() string {
@@ -1685,7 +1792,7 @@ type JobRequest struct {
 
 func (x *JobRequest) Reset() {
 	*x = JobRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1804,7 @@ func (x *JobRequest) String() string {
 func (*JobRequest) ProtoMessage() {}
 
 func (x *JobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1817,7 @@ func (x *JobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobRequest.ProtoReflect.Descriptor instead.
 func (*JobRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *JobRequest) GetId() string {
@@ -1738,7 +1845,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1857,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1870,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JobStatus) GetId() string {
@@ -1846,7 +1953,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +1965,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +1978,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LogsRequest) GetId() string {
@@ -1897,7 +2004,7 @@ type Chunk struct {
 
 func (x *Chunk) Reset() {
 	*x = Chunk{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2016,7 @@ func (x *Chunk) String() string {
 func (*Chunk) ProtoMessage() {}
 
 func (x *Chunk) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2029,7 @@ func (x *Chunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chunk.ProtoReflect.Descriptor instead.
 func (*Chunk) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Chunk) GetData() []byte {
@@ -1940,7 +2047,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1952,7 +2059,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1965,7 +2072,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 type JobListRequest struct {
@@ -1979,7 +2086,7 @@ type JobListRequest struct {
 
 func (x *JobListRequest) Reset() {
 	*x = JobListRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2098,7 @@ func (x *JobListRequest) String() string {
 func (*JobListRequest) ProtoMessage() {}
 
 func (x *JobListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[33]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2111,7 @@ func (x *JobListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobListRequest.ProtoReflect.Descriptor instead.
 func (*JobListRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *JobListRequest) GetStates() []string {
@@ -2038,7 +2145,7 @@ type JobListResponse struct {
 
 func (x *JobListResponse) Reset() {
 	*x = JobListResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2157,7 @@ func (x *JobListResponse) String() string {
 func (*JobListResponse) ProtoMessage() {}
 
 func (x *JobListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[34]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2170,7 @@ func (x *JobListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobListResponse.ProtoReflect.Descriptor instead.
 func (*JobListResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *JobListResponse) GetJobs() []*JobStatus {
@@ -2091,7 +2198,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +2210,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[35]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +2223,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Result) GetName() string {
@@ -2149,7 +2256,7 @@ type ResultsResponse struct {
 
 func (x *ResultsResponse) Reset() {
 	*x = ResultsResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2268,7 @@ func (x *ResultsResponse) String() string {
 func (*ResultsResponse) ProtoMessage() {}
 
 func (x *ResultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[36]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2281,7 @@ func (x *ResultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultsResponse.ProtoReflect.Descriptor instead.
 func (*ResultsResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ResultsResponse) GetResults() []*Result {
@@ -2194,7 +2301,7 @@ type OpenResultRequest struct {
 
 func (x *OpenResultRequest) Reset() {
 	*x = OpenResultRequest{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2313,7 @@ func (x *OpenResultRequest) String() string {
 func (*OpenResultRequest) ProtoMessage() {}
 
 func (x *OpenResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[37]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2326,7 @@ func (x *OpenResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResultRequest.ProtoReflect.Descriptor instead.
 func (*OpenResultRequest) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *OpenResultRequest) GetId() string {
@@ -2249,7 +2356,7 @@ type OpenResultResponse struct {
 
 func (x *OpenResultResponse) Reset() {
 	*x = OpenResultResponse{}
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +2368,7 @@ func (x *OpenResultResponse) String() string {
 func (*OpenResultResponse) ProtoMessage() {}
 
 func (x *OpenResultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[38]
+	mi := &file_nvmnode_plugin_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +2381,7 @@ func (x *OpenResultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenResultResponse.ProtoReflect.Descriptor instead.
 func (*OpenResultResponse) Descriptor() ([]byte, []int) {
-	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *OpenResultResponse) GetMsg() isOpenResultResponse_Msg {
@@ -2382,7 +2489,13 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"[\n" +
 	"\fListResponse\x127\n" +
 	"\aobjects\x18\x01 \x03(\v2\x1d.nvmnode.plugin.v1.ObjectInfoR\aobjects\x12\x12\n" +
-	"\x04next\x18\x02 \x01(\tR\x04next\"U\n" +
+	"\x04next\x18\x02 \x01(\tR\x04next\"o\n" +
+	"\x0ePresignRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x123\n" +
+	"\aexpires\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\aexpires\"#\n" +
+	"\x0fPresignResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\"U\n" +
 	"\tAlgorithm\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\tR\x03ref\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x1e\n" +
@@ -2494,13 +2607,14 @@ const file_nvmnode_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tLifecycle\x12G\n" +
 	"\x04Info\x12\x1e.nvmnode.plugin.v1.InfoRequest\x1a\x1f.nvmnode.plugin.v1.InfoResponse\x12V\n" +
 	"\tConfigure\x12#.nvmnode.plugin.v1.ConfigureRequest\x1a$.nvmnode.plugin.v1.ConfigureResponse\x12J\n" +
-	"\x05Close\x12\x1f.nvmnode.plugin.v1.CloseRequest\x1a .nvmnode.plugin.v1.CloseResponse2\xf8\x02\n" +
+	"\x05Close\x12\x1f.nvmnode.plugin.v1.CloseRequest\x1a .nvmnode.plugin.v1.CloseResponse2\xca\x03\n" +
 	"\aStorage\x12F\n" +
 	"\x03Get\x12\x1d.nvmnode.plugin.v1.GetRequest\x1a\x1e.nvmnode.plugin.v1.GetResponse0\x01\x12F\n" +
 	"\x03Put\x12\x1d.nvmnode.plugin.v1.PutRequest\x1a\x1e.nvmnode.plugin.v1.PutResponse(\x01\x12E\n" +
 	"\x04Stat\x12\x1e.nvmnode.plugin.v1.StatRequest\x1a\x1d.nvmnode.plugin.v1.ObjectInfo\x12M\n" +
 	"\x06Delete\x12 .nvmnode.plugin.v1.DeleteRequest\x1a!.nvmnode.plugin.v1.DeleteResponse\x12G\n" +
-	"\x04List\x12\x1e.nvmnode.plugin.v1.ListRequest\x1a\x1f.nvmnode.plugin.v1.ListResponse2\xa5\x04\n" +
+	"\x04List\x12\x1e.nvmnode.plugin.v1.ListRequest\x1a\x1f.nvmnode.plugin.v1.ListResponse\x12P\n" +
+	"\aPresign\x12!.nvmnode.plugin.v1.PresignRequest\x1a\".nvmnode.plugin.v1.PresignResponse2\xa5\x04\n" +
 	"\aCompute\x12M\n" +
 	"\x06Submit\x12 .nvmnode.plugin.v1.SubmitRequest\x1a!.nvmnode.plugin.v1.SubmitResponse\x12E\n" +
 	"\x06Status\x12\x1d.nvmnode.plugin.v1.JobRequest\x1a\x1c.nvmnode.plugin.v1.JobStatus\x12B\n" +
@@ -2523,7 +2637,7 @@ func file_nvmnode_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_nvmnode_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_nvmnode_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_nvmnode_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_nvmnode_plugin_v1_plugin_proto_goTypes = []any{
 	(*ErrorDetail)(nil),           // 0: nvmnode.plugin.v1.ErrorDetail
 	(*InfoRequest)(nil),           // 1: nvmnode.plugin.v1.InfoRequest
@@ -2544,95 +2658,100 @@ var file_nvmnode_plugin_v1_plugin_proto_goTypes = []any{
 	(*DeleteResponse)(nil),        // 16: nvmnode.plugin.v1.DeleteResponse
 	(*ListRequest)(nil),           // 17: nvmnode.plugin.v1.ListRequest
 	(*ListResponse)(nil),          // 18: nvmnode.plugin.v1.ListResponse
-	(*Algorithm)(nil),             // 19: nvmnode.plugin.v1.Algorithm
-	(*Input)(nil),                 // 20: nvmnode.plugin.v1.Input
-	(*Output)(nil),                // 21: nvmnode.plugin.v1.Output
-	(*Resources)(nil),             // 22: nvmnode.plugin.v1.Resources
-	(*Participant)(nil),           // 23: nvmnode.plugin.v1.Participant
-	(*Federated)(nil),             // 24: nvmnode.plugin.v1.Federated
-	(*JobSpec)(nil),               // 25: nvmnode.plugin.v1.JobSpec
-	(*SubmitRequest)(nil),         // 26: nvmnode.plugin.v1.SubmitRequest
-	(*SubmitResponse)(nil),        // 27: nvmnode.plugin.v1.SubmitResponse
-	(*JobRequest)(nil),            // 28: nvmnode.plugin.v1.JobRequest
-	(*JobStatus)(nil),             // 29: nvmnode.plugin.v1.JobStatus
-	(*LogsRequest)(nil),           // 30: nvmnode.plugin.v1.LogsRequest
-	(*Chunk)(nil),                 // 31: nvmnode.plugin.v1.Chunk
-	(*StopResponse)(nil),          // 32: nvmnode.plugin.v1.StopResponse
-	(*JobListRequest)(nil),        // 33: nvmnode.plugin.v1.JobListRequest
-	(*JobListResponse)(nil),       // 34: nvmnode.plugin.v1.JobListResponse
-	(*Result)(nil),                // 35: nvmnode.plugin.v1.Result
-	(*ResultsResponse)(nil),       // 36: nvmnode.plugin.v1.ResultsResponse
-	(*OpenResultRequest)(nil),     // 37: nvmnode.plugin.v1.OpenResultRequest
-	(*OpenResultResponse)(nil),    // 38: nvmnode.plugin.v1.OpenResultResponse
-	nil,                           // 39: nvmnode.plugin.v1.JobSpec.EnvEntry
-	nil,                           // 40: nvmnode.plugin.v1.JobSpec.ParamsEntry
-	nil,                           // 41: nvmnode.plugin.v1.JobSpec.LabelsEntry
-	nil,                           // 42: nvmnode.plugin.v1.JobStatus.DetailsEntry
-	nil,                           // 43: nvmnode.plugin.v1.JobStatus.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 44: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 45: google.protobuf.Duration
+	(*PresignRequest)(nil),        // 19: nvmnode.plugin.v1.PresignRequest
+	(*PresignResponse)(nil),       // 20: nvmnode.plugin.v1.PresignResponse
+	(*Algorithm)(nil),             // 21: nvmnode.plugin.v1.Algorithm
+	(*Input)(nil),                 // 22: nvmnode.plugin.v1.Input
+	(*Output)(nil),                // 23: nvmnode.plugin.v1.Output
+	(*Resources)(nil),             // 24: nvmnode.plugin.v1.Resources
+	(*Participant)(nil),           // 25: nvmnode.plugin.v1.Participant
+	(*Federated)(nil),             // 26: nvmnode.plugin.v1.Federated
+	(*JobSpec)(nil),               // 27: nvmnode.plugin.v1.JobSpec
+	(*SubmitRequest)(nil),         // 28: nvmnode.plugin.v1.SubmitRequest
+	(*SubmitResponse)(nil),        // 29: nvmnode.plugin.v1.SubmitResponse
+	(*JobRequest)(nil),            // 30: nvmnode.plugin.v1.JobRequest
+	(*JobStatus)(nil),             // 31: nvmnode.plugin.v1.JobStatus
+	(*LogsRequest)(nil),           // 32: nvmnode.plugin.v1.LogsRequest
+	(*Chunk)(nil),                 // 33: nvmnode.plugin.v1.Chunk
+	(*StopResponse)(nil),          // 34: nvmnode.plugin.v1.StopResponse
+	(*JobListRequest)(nil),        // 35: nvmnode.plugin.v1.JobListRequest
+	(*JobListResponse)(nil),       // 36: nvmnode.plugin.v1.JobListResponse
+	(*Result)(nil),                // 37: nvmnode.plugin.v1.Result
+	(*ResultsResponse)(nil),       // 38: nvmnode.plugin.v1.ResultsResponse
+	(*OpenResultRequest)(nil),     // 39: nvmnode.plugin.v1.OpenResultRequest
+	(*OpenResultResponse)(nil),    // 40: nvmnode.plugin.v1.OpenResultResponse
+	nil,                           // 41: nvmnode.plugin.v1.JobSpec.EnvEntry
+	nil,                           // 42: nvmnode.plugin.v1.JobSpec.ParamsEntry
+	nil,                           // 43: nvmnode.plugin.v1.JobSpec.LabelsEntry
+	nil,                           // 44: nvmnode.plugin.v1.JobStatus.DetailsEntry
+	nil,                           // 45: nvmnode.plugin.v1.JobStatus.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 46: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 47: google.protobuf.Duration
 }
 var file_nvmnode_plugin_v1_plugin_proto_depIdxs = []int32{
-	44, // 0: nvmnode.plugin.v1.ObjectInfo.mod_time:type_name -> google.protobuf.Timestamp
+	46, // 0: nvmnode.plugin.v1.ObjectInfo.mod_time:type_name -> google.protobuf.Timestamp
 	8,  // 1: nvmnode.plugin.v1.GetRequest.range:type_name -> nvmnode.plugin.v1.Range
 	7,  // 2: nvmnode.plugin.v1.GetResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
 	11, // 3: nvmnode.plugin.v1.PutRequest.header:type_name -> nvmnode.plugin.v1.PutHeader
 	7,  // 4: nvmnode.plugin.v1.PutResponse.info:type_name -> nvmnode.plugin.v1.ObjectInfo
 	7,  // 5: nvmnode.plugin.v1.ListResponse.objects:type_name -> nvmnode.plugin.v1.ObjectInfo
-	45, // 6: nvmnode.plugin.v1.Resources.timeout:type_name -> google.protobuf.Duration
-	23, // 7: nvmnode.plugin.v1.Federated.participants:type_name -> nvmnode.plugin.v1.Participant
-	19, // 8: nvmnode.plugin.v1.JobSpec.algorithm:type_name -> nvmnode.plugin.v1.Algorithm
-	39, // 9: nvmnode.plugin.v1.JobSpec.env:type_name -> nvmnode.plugin.v1.JobSpec.EnvEntry
-	20, // 10: nvmnode.plugin.v1.JobSpec.inputs:type_name -> nvmnode.plugin.v1.Input
-	21, // 11: nvmnode.plugin.v1.JobSpec.outputs:type_name -> nvmnode.plugin.v1.Output
-	22, // 12: nvmnode.plugin.v1.JobSpec.resources:type_name -> nvmnode.plugin.v1.Resources
-	24, // 13: nvmnode.plugin.v1.JobSpec.federated:type_name -> nvmnode.plugin.v1.Federated
-	40, // 14: nvmnode.plugin.v1.JobSpec.params:type_name -> nvmnode.plugin.v1.JobSpec.ParamsEntry
-	41, // 15: nvmnode.plugin.v1.JobSpec.labels:type_name -> nvmnode.plugin.v1.JobSpec.LabelsEntry
-	25, // 16: nvmnode.plugin.v1.SubmitRequest.spec:type_name -> nvmnode.plugin.v1.JobSpec
-	44, // 17: nvmnode.plugin.v1.JobStatus.created:type_name -> google.protobuf.Timestamp
-	44, // 18: nvmnode.plugin.v1.JobStatus.started:type_name -> google.protobuf.Timestamp
-	44, // 19: nvmnode.plugin.v1.JobStatus.finished:type_name -> google.protobuf.Timestamp
-	42, // 20: nvmnode.plugin.v1.JobStatus.details:type_name -> nvmnode.plugin.v1.JobStatus.DetailsEntry
-	43, // 21: nvmnode.plugin.v1.JobStatus.labels:type_name -> nvmnode.plugin.v1.JobStatus.LabelsEntry
-	29, // 22: nvmnode.plugin.v1.JobListResponse.jobs:type_name -> nvmnode.plugin.v1.JobStatus
-	35, // 23: nvmnode.plugin.v1.ResultsResponse.results:type_name -> nvmnode.plugin.v1.Result
-	35, // 24: nvmnode.plugin.v1.OpenResultResponse.result:type_name -> nvmnode.plugin.v1.Result
-	1,  // 25: nvmnode.plugin.v1.Lifecycle.Info:input_type -> nvmnode.plugin.v1.InfoRequest
-	3,  // 26: nvmnode.plugin.v1.Lifecycle.Configure:input_type -> nvmnode.plugin.v1.ConfigureRequest
-	5,  // 27: nvmnode.plugin.v1.Lifecycle.Close:input_type -> nvmnode.plugin.v1.CloseRequest
-	9,  // 28: nvmnode.plugin.v1.Storage.Get:input_type -> nvmnode.plugin.v1.GetRequest
-	12, // 29: nvmnode.plugin.v1.Storage.Put:input_type -> nvmnode.plugin.v1.PutRequest
-	14, // 30: nvmnode.plugin.v1.Storage.Stat:input_type -> nvmnode.plugin.v1.StatRequest
-	15, // 31: nvmnode.plugin.v1.Storage.Delete:input_type -> nvmnode.plugin.v1.DeleteRequest
-	17, // 32: nvmnode.plugin.v1.Storage.List:input_type -> nvmnode.plugin.v1.ListRequest
-	26, // 33: nvmnode.plugin.v1.Compute.Submit:input_type -> nvmnode.plugin.v1.SubmitRequest
-	28, // 34: nvmnode.plugin.v1.Compute.Status:input_type -> nvmnode.plugin.v1.JobRequest
-	30, // 35: nvmnode.plugin.v1.Compute.Logs:input_type -> nvmnode.plugin.v1.LogsRequest
-	28, // 36: nvmnode.plugin.v1.Compute.Stop:input_type -> nvmnode.plugin.v1.JobRequest
-	33, // 37: nvmnode.plugin.v1.Compute.List:input_type -> nvmnode.plugin.v1.JobListRequest
-	28, // 38: nvmnode.plugin.v1.Compute.Results:input_type -> nvmnode.plugin.v1.JobRequest
-	37, // 39: nvmnode.plugin.v1.Compute.OpenResult:input_type -> nvmnode.plugin.v1.OpenResultRequest
-	2,  // 40: nvmnode.plugin.v1.Lifecycle.Info:output_type -> nvmnode.plugin.v1.InfoResponse
-	4,  // 41: nvmnode.plugin.v1.Lifecycle.Configure:output_type -> nvmnode.plugin.v1.ConfigureResponse
-	6,  // 42: nvmnode.plugin.v1.Lifecycle.Close:output_type -> nvmnode.plugin.v1.CloseResponse
-	10, // 43: nvmnode.plugin.v1.Storage.Get:output_type -> nvmnode.plugin.v1.GetResponse
-	13, // 44: nvmnode.plugin.v1.Storage.Put:output_type -> nvmnode.plugin.v1.PutResponse
-	7,  // 45: nvmnode.plugin.v1.Storage.Stat:output_type -> nvmnode.plugin.v1.ObjectInfo
-	16, // 46: nvmnode.plugin.v1.Storage.Delete:output_type -> nvmnode.plugin.v1.DeleteResponse
-	18, // 47: nvmnode.plugin.v1.Storage.List:output_type -> nvmnode.plugin.v1.ListResponse
-	27, // 48: nvmnode.plugin.v1.Compute.Submit:output_type -> nvmnode.plugin.v1.SubmitResponse
-	29, // 49: nvmnode.plugin.v1.Compute.Status:output_type -> nvmnode.plugin.v1.JobStatus
-	31, // 50: nvmnode.plugin.v1.Compute.Logs:output_type -> nvmnode.plugin.v1.Chunk
-	32, // 51: nvmnode.plugin.v1.Compute.Stop:output_type -> nvmnode.plugin.v1.StopResponse
-	34, // 52: nvmnode.plugin.v1.Compute.List:output_type -> nvmnode.plugin.v1.JobListResponse
-	36, // 53: nvmnode.plugin.v1.Compute.Results:output_type -> nvmnode.plugin.v1.ResultsResponse
-	38, // 54: nvmnode.plugin.v1.Compute.OpenResult:output_type -> nvmnode.plugin.v1.OpenResultResponse
-	40, // [40:55] is the sub-list for method output_type
-	25, // [25:40] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	47, // 6: nvmnode.plugin.v1.PresignRequest.expires:type_name -> google.protobuf.Duration
+	47, // 7: nvmnode.plugin.v1.Resources.timeout:type_name -> google.protobuf.Duration
+	25, // 8: nvmnode.plugin.v1.Federated.participants:type_name -> nvmnode.plugin.v1.Participant
+	21, // 9: nvmnode.plugin.v1.JobSpec.algorithm:type_name -> nvmnode.plugin.v1.Algorithm
+	41, // 10: nvmnode.plugin.v1.JobSpec.env:type_name -> nvmnode.plugin.v1.JobSpec.EnvEntry
+	22, // 11: nvmnode.plugin.v1.JobSpec.inputs:type_name -> nvmnode.plugin.v1.Input
+	23, // 12: nvmnode.plugin.v1.JobSpec.outputs:type_name -> nvmnode.plugin.v1.Output
+	24, // 13: nvmnode.plugin.v1.JobSpec.resources:type_name -> nvmnode.plugin.v1.Resources
+	26, // 14: nvmnode.plugin.v1.JobSpec.federated:type_name -> nvmnode.plugin.v1.Federated
+	42, // 15: nvmnode.plugin.v1.JobSpec.params:type_name -> nvmnode.plugin.v1.JobSpec.ParamsEntry
+	43, // 16: nvmnode.plugin.v1.JobSpec.labels:type_name -> nvmnode.plugin.v1.JobSpec.LabelsEntry
+	27, // 17: nvmnode.plugin.v1.SubmitRequest.spec:type_name -> nvmnode.plugin.v1.JobSpec
+	46, // 18: nvmnode.plugin.v1.JobStatus.created:type_name -> google.protobuf.Timestamp
+	46, // 19: nvmnode.plugin.v1.JobStatus.started:type_name -> google.protobuf.Timestamp
+	46, // 20: nvmnode.plugin.v1.JobStatus.finished:type_name -> google.protobuf.Timestamp
+	44, // 21: nvmnode.plugin.v1.JobStatus.details:type_name -> nvmnode.plugin.v1.JobStatus.DetailsEntry
+	45, // 22: nvmnode.plugin.v1.JobStatus.labels:type_name -> nvmnode.plugin.v1.JobStatus.LabelsEntry
+	31, // 23: nvmnode.plugin.v1.JobListResponse.jobs:type_name -> nvmnode.plugin.v1.JobStatus
+	37, // 24: nvmnode.plugin.v1.ResultsResponse.results:type_name -> nvmnode.plugin.v1.Result
+	37, // 25: nvmnode.plugin.v1.OpenResultResponse.result:type_name -> nvmnode.plugin.v1.Result
+	1,  // 26: nvmnode.plugin.v1.Lifecycle.Info:input_type -> nvmnode.plugin.v1.InfoRequest
+	3,  // 27: nvmnode.plugin.v1.Lifecycle.Configure:input_type -> nvmnode.plugin.v1.ConfigureRequest
+	5,  // 28: nvmnode.plugin.v1.Lifecycle.Close:input_type -> nvmnode.plugin.v1.CloseRequest
+	9,  // 29: nvmnode.plugin.v1.Storage.Get:input_type -> nvmnode.plugin.v1.GetRequest
+	12, // 30: nvmnode.plugin.v1.Storage.Put:input_type -> nvmnode.plugin.v1.PutRequest
+	14, // 31: nvmnode.plugin.v1.Storage.Stat:input_type -> nvmnode.plugin.v1.StatRequest
+	15, // 32: nvmnode.plugin.v1.Storage.Delete:input_type -> nvmnode.plugin.v1.DeleteRequest
+	17, // 33: nvmnode.plugin.v1.Storage.List:input_type -> nvmnode.plugin.v1.ListRequest
+	19, // 34: nvmnode.plugin.v1.Storage.Presign:input_type -> nvmnode.plugin.v1.PresignRequest
+	28, // 35: nvmnode.plugin.v1.Compute.Submit:input_type -> nvmnode.plugin.v1.SubmitRequest
+	30, // 36: nvmnode.plugin.v1.Compute.Status:input_type -> nvmnode.plugin.v1.JobRequest
+	32, // 37: nvmnode.plugin.v1.Compute.Logs:input_type -> nvmnode.plugin.v1.LogsRequest
+	30, // 38: nvmnode.plugin.v1.Compute.Stop:input_type -> nvmnode.plugin.v1.JobRequest
+	35, // 39: nvmnode.plugin.v1.Compute.List:input_type -> nvmnode.plugin.v1.JobListRequest
+	30, // 40: nvmnode.plugin.v1.Compute.Results:input_type -> nvmnode.plugin.v1.JobRequest
+	39, // 41: nvmnode.plugin.v1.Compute.OpenResult:input_type -> nvmnode.plugin.v1.OpenResultRequest
+	2,  // 42: nvmnode.plugin.v1.Lifecycle.Info:output_type -> nvmnode.plugin.v1.InfoResponse
+	4,  // 43: nvmnode.plugin.v1.Lifecycle.Configure:output_type -> nvmnode.plugin.v1.ConfigureResponse
+	6,  // 44: nvmnode.plugin.v1.Lifecycle.Close:output_type -> nvmnode.plugin.v1.CloseResponse
+	10, // 45: nvmnode.plugin.v1.Storage.Get:output_type -> nvmnode.plugin.v1.GetResponse
+	13, // 46: nvmnode.plugin.v1.Storage.Put:output_type -> nvmnode.plugin.v1.PutResponse
+	7,  // 47: nvmnode.plugin.v1.Storage.Stat:output_type -> nvmnode.plugin.v1.ObjectInfo
+	16, // 48: nvmnode.plugin.v1.Storage.Delete:output_type -> nvmnode.plugin.v1.DeleteResponse
+	18, // 49: nvmnode.plugin.v1.Storage.List:output_type -> nvmnode.plugin.v1.ListResponse
+	20, // 50: nvmnode.plugin.v1.Storage.Presign:output_type -> nvmnode.plugin.v1.PresignResponse
+	29, // 51: nvmnode.plugin.v1.Compute.Submit:output_type -> nvmnode.plugin.v1.SubmitResponse
+	31, // 52: nvmnode.plugin.v1.Compute.Status:output_type -> nvmnode.plugin.v1.JobStatus
+	33, // 53: nvmnode.plugin.v1.Compute.Logs:output_type -> nvmnode.plugin.v1.Chunk
+	34, // 54: nvmnode.plugin.v1.Compute.Stop:output_type -> nvmnode.plugin.v1.StopResponse
+	36, // 55: nvmnode.plugin.v1.Compute.List:output_type -> nvmnode.plugin.v1.JobListResponse
+	38, // 56: nvmnode.plugin.v1.Compute.Results:output_type -> nvmnode.plugin.v1.ResultsResponse
+	40, // 57: nvmnode.plugin.v1.Compute.OpenResult:output_type -> nvmnode.plugin.v1.OpenResultResponse
+	42, // [42:58] is the sub-list for method output_type
+	26, // [26:42] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_nvmnode_plugin_v1_plugin_proto_init() }
@@ -2648,7 +2767,7 @@ func file_nvmnode_plugin_v1_plugin_proto_init() {
 		(*PutRequest_Header)(nil),
 		(*PutRequest_Chunk)(nil),
 	}
-	file_nvmnode_plugin_v1_plugin_proto_msgTypes[38].OneofWrappers = []any{
+	file_nvmnode_plugin_v1_plugin_proto_msgTypes[40].OneofWrappers = []any{
 		(*OpenResultResponse_Result)(nil),
 		(*OpenResultResponse_Chunk)(nil),
 	}
@@ -2658,7 +2777,7 @@ func file_nvmnode_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nvmnode_plugin_v1_plugin_proto_rawDesc), len(file_nvmnode_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -206,11 +206,12 @@ var Lifecycle_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Storage_Get_FullMethodName    = "/nvmnode.plugin.v1.Storage/Get"
-	Storage_Put_FullMethodName    = "/nvmnode.plugin.v1.Storage/Put"
-	Storage_Stat_FullMethodName   = "/nvmnode.plugin.v1.Storage/Stat"
-	Storage_Delete_FullMethodName = "/nvmnode.plugin.v1.Storage/Delete"
-	Storage_List_FullMethodName   = "/nvmnode.plugin.v1.Storage/List"
+	Storage_Get_FullMethodName     = "/nvmnode.plugin.v1.Storage/Get"
+	Storage_Put_FullMethodName     = "/nvmnode.plugin.v1.Storage/Put"
+	Storage_Stat_FullMethodName    = "/nvmnode.plugin.v1.Storage/Stat"
+	Storage_Delete_FullMethodName  = "/nvmnode.plugin.v1.Storage/Delete"
+	Storage_List_FullMethodName    = "/nvmnode.plugin.v1.Storage/List"
+	Storage_Presign_FullMethodName = "/nvmnode.plugin.v1.Storage/Presign"
 )
 
 // StorageClient is the client API for Storage service.
@@ -225,6 +226,9 @@ type StorageClient interface {
 	Stat(ctx context.Context, in *StatRequest, opts ...grpc.CallOption) (*ObjectInfo, error)
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
+	// Presign returns a URL performing one method on one object (only for
+	// plugins declaring the "storage.presign" capability).
+	Presign(ctx context.Context, in *PresignRequest, opts ...grpc.CallOption) (*PresignResponse, error)
 }
 
 type storageClient struct {
@@ -297,6 +301,16 @@ func (c *storageClient) List(ctx context.Context, in *ListRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *storageClient) Presign(ctx context.Context, in *PresignRequest, opts ...grpc.CallOption) (*PresignResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PresignResponse)
+	err := c.cc.Invoke(ctx, Storage_Presign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StorageServer is the server API for Storage service.
 // All implementations must embed UnimplementedStorageServer
 // for forward compatibility.
@@ -309,6 +323,9 @@ type StorageServer interface {
 	Stat(context.Context, *StatRequest) (*ObjectInfo, error)
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	List(context.Context, *ListRequest) (*ListResponse, error)
+	// Presign returns a URL performing one method on one object (only for
+	// plugins declaring the "storage.presign" capability).
+	Presign(context.Context, *PresignRequest) (*PresignResponse, error)
 	mustEmbedUnimplementedStorageServer()
 }
 
@@ -333,6 +350,9 @@ func (UnimplementedStorageServer) Delete(context.Context, *DeleteRequest) (*Dele
 }
 func (UnimplementedStorageServer) List(context.Context, *ListRequest) (*ListResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method List not implemented")
+}
+func (UnimplementedStorageServer) Presign(context.Context, *PresignRequest) (*PresignResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Presign not implemented")
 }
 func (UnimplementedStorageServer) mustEmbedUnimplementedStorageServer() {}
 func (UnimplementedStorageServer) testEmbeddedByValue()                 {}
@@ -427,6 +447,24 @@ func _Storage_List_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Storage_Presign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PresignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServer).Presign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Storage_Presign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServer).Presign(ctx, req.(*PresignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Storage_ServiceDesc is the grpc.ServiceDesc for Storage service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -445,6 +483,10 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "List",
 			Handler:    _Storage_List_Handler,
+		},
+		{
+			MethodName: "Presign",
+			Handler:    _Storage_Presign_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
