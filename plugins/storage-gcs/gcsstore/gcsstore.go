@@ -43,19 +43,9 @@ const Version = "v0.1.0"
 // DefaultListLimit is the page size of List when the caller sets none.
 const DefaultListLimit = 1000
 
-// CapPresign is the presign capability, as sdk/storage defines it.
-// TODO(lead): replace with storage.CapPresign once the s3 branch lands.
-const CapPresign plugin.Capability = "storage.presign"
-
-// PresignOptions mirror sdk/storage's PresignOptions, which are not on main
-// yet. TODO(lead): make this an alias of storage.PresignOptions.
-type PresignOptions struct {
-	// Method is "GET" or "PUT".
-	Method string
-	// Expires is how long the URL stays valid; zero means 15 minutes, at
-	// most 7 days (the V4 limit).
-	Expires time.Duration
-}
+// DefaultPresignExpiry is how long a presigned URL lasts when the caller
+// sets no expiry; V4 URLs last at most 7 days.
+const DefaultPresignExpiry = 15 * time.Minute
 
 // state of a Backend's lifecycle.
 type state int
@@ -91,22 +81,26 @@ func New(log *slog.Logger) *Backend {
 	return &Backend{log: log}
 }
 
-var _ storage.Backend = (*Backend)(nil)
+var (
+	_ storage.Backend   = (*Backend)(nil)
+	_ storage.Presigner = (*Backend)(nil)
+)
 
-// Info describes the backend. It is static, as package plugin requires,
-// so it declares CapPresign whatever the configuration: Presign answers
-// errors.ErrUnsupported when no service-account key was configured.
+// Info describes the backend. It declares storage.CapPresign only once a
+// Configure has loaded a service-account key, since only then can it
+// sign; everything else is fixed. (Package plugin wants Info static, and
+// rpcplugin reads it before Configure, so through the process runtime the
+// capability is not seen: see README.)
 func (b *Backend) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{
-		Kind:       plugin.KindStorage,
-		Name:       Name,
-		Version:    Version,
-		APIVersion: storage.APIVersion,
-		Capabilities: []plugin.Capability{
-			storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent,
-			storage.CapContentType, CapPresign,
-		},
-	}, nil
+	caps := []plugin.Capability{
+		storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent, storage.CapContentType,
+	}
+	b.mu.RLock()
+	if b.state == stateReady && b.signer != nil {
+		caps = append(caps, storage.CapPresign)
+	}
+	b.mu.RUnlock()
+	return plugin.Info{Kind: plugin.KindStorage, Name: Name, Version: Version, APIVersion: storage.APIVersion, Capabilities: caps}, nil
 }
 
 // Configure parses the configuration (see Config), builds the client and,
@@ -483,10 +477,10 @@ func (b *Backend) List(ctx context.Context, opts storage.ListOptions) (storage.L
 const maxPresign = 7 * 24 * time.Hour
 
 // Presign returns a V4 signed URL for a GET or PUT of key, valid for
-// opts.Expires. It needs a service-account key (credentials_file, or a
+// opts.Expires (zero means DefaultPresignExpiry). It needs a service-account key (credentials_file, or a
 // GOOGLE_APPLICATION_CREDENTIALS file); without one it returns an error
 // wrapping errors.ErrUnsupported. The object need not exist.
-func (b *Backend) Presign(ctx context.Context, key string, opts PresignOptions) (string, error) {
+func (b *Backend) Presign(ctx context.Context, key string, opts storage.PresignOptions) (string, error) {
 	h, name, err := b.use("presign", key, true)
 	if err != nil {
 		return "", err
@@ -500,11 +494,11 @@ func (b *Backend) Presign(ctx context.Context, key string, opts PresignOptions) 
 	}
 	method := strings.ToUpper(opts.Method)
 	if method != http.MethodGet && method != http.MethodPut {
-		return fail(fmt.Errorf("presign method %q: want GET or PUT", opts.Method))
+		return fail(fmt.Errorf("presign method %q (only GET and PUT): %w", opts.Method, errors.ErrUnsupported))
 	}
 	expires := opts.Expires
 	if expires == 0 {
-		expires = 15 * time.Minute
+		expires = DefaultPresignExpiry
 	}
 	if expires < 0 || expires > maxPresign {
 		return fail(fmt.Errorf("presign expiry %v: want up to %v", opts.Expires, maxPresign))
