@@ -4,7 +4,9 @@
 # (sendfile on) from the same folder. Prints MB/s of each run (curl to /dev/null) and each server's peak RSS
 # (VmHWM), the node's rate for a byte range and for an encrypted copy it decrypts, and the node's share of nginx's
 # best throughput (goal: >= 80%).
-# Usage: scripts/bench-download.sh [size_MiB] [runs]; needs curl and nginx (Debian packages).
+# With S3=1 the same file is also served from a real S3-compatible server (versitygw, `go install
+# github.com/versity/versitygw/cmd/versitygw@v1.8.0`) through the storage-s3 process plugin.
+# Usage: [S3=1] scripts/bench-download.sh [size_MiB] [runs]; needs curl and nginx (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
@@ -39,11 +41,32 @@ plugins:
     runtime: builtin
     config: {root: "$work/data"}
 YAML
+s3_file=""
+if [ "${S3:-}" = 1 ]; then
+  # versitygw's posix backend serves the files of a bucket folder as its objects: link the file in.
+  VERSITYGW=${VERSITYGW:-$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")}
+  [ -x "$VERSITYGW" ] || { echo "versitygw is not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)" >&2; exit 1; }
+  mkdir -p "$work/s3/nvm-bench"
+  ln "$work/data/big.bin" "$work/s3/nvm-bench/big.bin"
+  S3_PORT=${S3_PORT:-18033}
+  "$VERSITYGW" --port "127.0.0.1:$S3_PORT" --access benchak --secret benchsk posix "$work/s3" >"$work/versitygw.log" 2>&1 &
+  pids+=("$!")
+  (cd plugins/storage-s3 && go build -o "$work/storage-s3" .)
+  cat >>"$work/plugins.yaml" <<YAML
+  - id: storage.s3
+    runtime: process
+    path: $work/storage-s3
+    sha256: $(sha256sum "$work/storage-s3" | cut -d' ' -f1)
+    urls: ["s3://nvm-bench/"]
+    config: {endpoint: "http://127.0.0.1:$S3_PORT", bucket: nvm-bench, path_style: true, access_key_id: benchak, secret_access_key: benchsk}
+YAML
+  s3_file=',{"url":"s3://nvm-bench/big.bin","name":"big.bin"}'
+fi
 go build -o "$work/benchdownload" ./scripts/benchdownload
 # File 1 is the same bytes encrypted (nvm-aead-v1), decrypted by the node as it streams them.
 echo "encrypting it..."
 token=$("$work/benchdownload" -data-dir "$work/dev" -seal "$work/data/big.bin,$work/data/big.enc" \
-  -files '[{"url":"local://big.bin","name":"big.bin"},{"url":"local://big.enc","name":"big.bin","encryption":"nvm-aead-v1","password":"{password}"}]')
+  -files '[{"url":"local://big.bin","name":"big.bin"},{"url":"local://big.enc","name":"big.bin","encryption":"nvm-aead-v1","password":"{password}"}'"$s3_file"']')
 "$BIN" dev --no-chain --data-dir "$work/dev" --plugins "$work/plugins.yaml" --host 127.0.0.1 --port "$PORT" \
   --log-level warn 2>"$work/node.log" &
 node_pid=$!
@@ -102,6 +125,7 @@ for i in $(seq 1 "$RUNS"); do
   # decrypted (AES-256-GCM) on the way: shown, not compared.
   once range "$i" "$node_url" -H "Authorization: Bearer $token" -r 1-
   once sealed "$i" "${node_url%/0}/1" -H "Authorization: Bearer $token"
+  if [ -n "$s3_file" ]; then once s3 "$i" "${node_url%/0}/2" -H "Authorization: Bearer $token"; fi
 done
 # nginx's worker is the master's child; its own pid for the peak RSS.
 nginx_worker=$(cat "/proc/$nginx_pid/task/$nginx_pid/children" 2>/dev/null | awk '{print $1}')
@@ -111,4 +135,7 @@ node_median=$(median <"$work/speed.node")
 nginx_median=$(median <"$work/speed.nginx")
 awk -v a="$node_best" -v b="$nginx_best" 'BEGIN {printf "best:   node %5.0f MB/s, nginx %5.0f MB/s: node at %3.0f%% of nginx (goal >= 80%%)\n", a/1e6, b/1e6, 100*a/b}'
 awk -v a="$node_median" -v b="$nginx_median" 'BEGIN {printf "median: node %5.0f MB/s, nginx %5.0f MB/s: node at %3.0f%% of nginx\n", a/1e6, b/1e6, 100*a/b}'
+if [ -n "$s3_file" ]; then
+  awk -v a="$(median <"$work/speed.s3")" -v b="$nginx_median" 'BEGIN {printf "median: node from S3 (versitygw, storage-s3 plugin) %5.0f MB/s: %3.0f%% of nginx from disk\n", a/1e6, 100*a/b}'
+fi
 echo "peak RSS: node $(hwm "$node_pid") MiB, nginx master $(hwm "$nginx_pid") MiB + worker $(hwm "${nginx_worker:-$nginx_pid}") MiB"

@@ -40,7 +40,7 @@ func TestStoragePluginsConformance(t *testing.T) {
 		endpoint := startFakeGCS(t)
 		bin := buildPlugin(t, "../../plugins/storage-gcs", "storage-gcs")
 		var n atomic.Int32
-		storagetest.Run(t, storagetest.Options{SkipPresign: "fake-gcs-server verifies no signatures and runs without a signing key (plugins/storage-gcs checks V4 signatures)", New: func(t *testing.T) storage.Backend {
+		storagetest.Run(t, storagetest.Options{New: func(t *testing.T) storage.Backend {
 			bucket := fmt.Sprintf("conf-%d", n.Add(1))
 			return loadStorage(t, "storage.gcs", fmt.Sprintf(`plugins:
   - id: storage.gcs

@@ -26,7 +26,9 @@ type supervisor struct {
 	stats  *Stats
 	kind   plugin.Kind
 
-	info plugin.Info // static, from the first start
+	// info is the configured process's Info (read under mu): a restart
+	// configures a new process, which reports it again.
+	info plugin.Info
 
 	mu        sync.Mutex
 	proc      *rpcplugin.Process
@@ -60,7 +62,6 @@ func startSupervisor(ctx context.Context, e Entry, opts Options, stats *Stats) (
 	if err := s.startLocked(ctx); err != nil {
 		return nil, err
 	}
-	s.info = s.proc.Info()
 	stats.alive = s.alive
 	return s, nil
 }
@@ -74,7 +75,12 @@ func (s *supervisor) startLocked(ctx context.Context) error {
 		p.Backend().Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("plugin %s: configure: %w", s.entry.ID, err)
 	}
-	s.proc = p
+	info, err := p.Backend().Info(ctx)
+	if err != nil {
+		p.Backend().Close(context.WithoutCancel(ctx))
+		return fmt.Errorf("plugin %s: info: %w", s.entry.ID, err)
+	}
+	s.proc, s.info = p, info
 	s.stats.starts.Add(1)
 	s.stats.up.Store(true)
 	s.stats.circuitOpen.Store(false)
@@ -153,7 +159,11 @@ func (s *supervisor) noteCrashLocked() {
 
 // Info returns the Info of the first start: Info is static, and this way
 // it needs no live process.
-func (s *supervisor) Info(context.Context) (plugin.Info, error) { return s.info, nil }
+func (s *supervisor) Info(context.Context) (plugin.Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info, nil
+}
 
 // Configure is refused: a supervised plugin was configured from
 // plugins.yaml, and each restart reapplies that configuration.

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nvm-node/nvm-node/plugins/storage-gcs/gcsstore"
 	"github.com/nvm-node/nvm-node/plugins/storage-gcs/internal/fakegcs"
 	"github.com/nvm-node/nvm-node/sdk/plugin"
 	"github.com/nvm-node/nvm-node/sdk/rpcplugin"
@@ -93,10 +92,14 @@ func TestDescribe(t *testing.T) {
 	if d.ID() != "storage.gcs" || d.APIVersion != storage.APIVersion || d.ProtocolVersion != plugin.ProtocolVersion {
 		t.Errorf("describe = %+v", d)
 	}
-	for _, c := range []plugin.Capability{storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent, gcsstore.CapPresign} {
+	for _, c := range []plugin.Capability{storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent, storage.CapContentType} {
 		if !d.Has(c) {
 			t.Errorf("describe lacks %s", c)
 		}
+	}
+	// Unconfigured, it has no key to sign with.
+	if d.Has(storage.CapPresign) {
+		t.Errorf("describe declares %s before any configuration", storage.CapPresign)
 	}
 }
 
@@ -106,7 +109,6 @@ func TestConformanceThroughPlugin(t *testing.T) {
 	srv := fakegcs.Start(t)
 	bucket := randomName("nvm-plugin-")
 	storagetest.Run(t, storagetest.Options{
-		SkipPresign: "fake-gcs-server verifies no signatures and the emulator is used without a signing key; presign_test.go checks the V4 signatures against Google's description",
 		New: func(t *testing.T) storage.Backend {
 			b, _ := startPlugin(t)
 			configure(t, b, fmt.Sprintf(`{"bucket": %q, "endpoint": %q, "prefix": %q, "create_bucket": true, "project_id": "test"}`,

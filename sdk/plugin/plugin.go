@@ -63,8 +63,11 @@ func (k Kind) Valid() bool { return k == KindStorage || k == KindCompute }
 // example "storage.range". The kind packages define the known ones.
 type Capability string
 
-// Info describes a plugin. It is static: a backend returns the same Info on
-// every call, before and after Configure.
+// Info describes a plugin. Kind, Name, Version and APIVersion never change;
+// Capabilities may grow with the configuration (a backend that can presign
+// only with a signing key declares storage.CapPresign once Configure loaded
+// one), so hosts read Info again after a successful Configure. Between
+// Configures a backend returns the same Info on every call.
 type Info struct {
 	// Kind is the kind of backend.
 	Kind Kind `json:"kind"`

@@ -23,8 +23,10 @@ import (
 // plugin when the transport itself failed.
 
 type lifecycleClient struct {
-	who  string      // plugin id for messages
-	info plugin.Info // static, fetched at connection
+	who string // plugin id for messages
+	// info is fetched at connection and again after a successful
+	// Configure: capabilities may depend on the configuration.
+	info atomic.Pointer[plugin.Info]
 	lc   pb.LifecycleClient
 	// closed short-cuts calls after Close, when the process may be gone
 	// and the transport would only report a closing connection.
@@ -36,9 +38,9 @@ type lifecycleClient struct {
 
 func (c *lifecycleClient) err(err error) error { return wireerr.FromStatus(c.who, err) }
 
-// Info returns the Info fetched when the connection was made: Info is
-// static, and this way it works after Close too.
-func (c *lifecycleClient) Info(context.Context) (plugin.Info, error) { return c.info, nil }
+// Info returns the Info fetched when the connection was made, or after the
+// last successful Configure; this way it works after Close too.
+func (c *lifecycleClient) Info(context.Context) (plugin.Info, error) { return *c.info.Load(), nil }
 
 func (c *lifecycleClient) fetchInfo(ctx context.Context) (plugin.Info, error) {
 	r, err := c.lc.Info(ctx, &pb.InfoRequest{})
@@ -82,8 +84,20 @@ func (c *lifecycleClient) Configure(ctx context.Context, cfg plugin.Config) erro
 	if err := c.usable(); err != nil {
 		return err
 	}
-	_, err := c.lc.Configure(ctx, &pb.ConfigureRequest{Config: cfg})
-	return c.err(err)
+	if _, err := c.lc.Configure(ctx, &pb.ConfigureRequest{Config: cfg}); err != nil {
+		return c.err(err)
+	}
+	// A configured backend may declare more (e.g. presigning once it has
+	// a signing key); its kind, name and API version must not change.
+	info, err := c.fetchInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("plugin %s: info after configure: %w", c.who, err)
+	}
+	if old := c.info.Load(); info.ID() != old.ID() || info.APIVersion != old.APIVersion {
+		return fmt.Errorf("plugin %s: Configure changed its identity to %s (API %d): %w", c.who, info.ID(), info.APIVersion, plugin.ErrInternal)
+	}
+	c.info.Store(&info)
+	return nil
 }
 
 // Close closes the remote backend and then, once, runs onClose. A failed
@@ -447,7 +461,8 @@ func newBackend(ctx context.Context, conn grpc.ClientConnInterface, fallbackID s
 	if err := info.Validate(); err != nil {
 		return nil, info, fmt.Errorf("plugin %s: %w", fallbackID, err)
 	}
-	lc.who, lc.info = info.ID(), info
+	lc.who = info.ID()
+	lc.info.Store(&info)
 	var want int
 	switch info.Kind {
 	case plugin.KindStorage:

@@ -23,7 +23,7 @@ func (c *storageClient) Presign(ctx context.Context, key string, opts storage.Pr
 	if err := c.storageCheck("presign", key); err != nil {
 		return "", err
 	}
-	if !c.info.Has(storage.CapPresign) {
+	if !c.info.Load().Has(storage.CapPresign) {
 		return "", &storage.Error{Op: "presign", Key: key, Err: fmt.Errorf("plugin %s does not declare %s: %w", c.who, storage.CapPresign, errors.ErrUnsupported)}
 	}
 	if !validMethod(opts.Method) {

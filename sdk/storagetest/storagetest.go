@@ -64,11 +64,6 @@ type Options struct {
 	Unconfigured func(t *testing.T) storage.Backend
 	// BadConfig is a configuration the backend must refuse.
 	BadConfig plugin.Config
-	// SkipPresign, when set, is why the presign checks cannot run against
-	// this backend's server (e.g. an emulator that verifies no signatures,
-	// run without a signing key); the suite logs it and skips them. Test the
-	// signatures elsewhere.
-	SkipPresign string
 }
 
 // Run runs the conformance suite as subtests of t.
@@ -588,9 +583,6 @@ func fetch(t *testing.T, method, u string, body io.Reader) (int, string) {
 }
 
 func (s *suite) testPresign(t *testing.T) {
-	if s.o.SkipPresign != "" {
-		t.Skip("presign checks skipped: " + s.o.SkipPresign)
-	}
 	b := s.backend(t)
 	p, isPresigner := b.(storage.Presigner)
 	ctx := t.Context()

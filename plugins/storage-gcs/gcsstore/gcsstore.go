@@ -43,16 +43,9 @@ const Version = "v0.1.0"
 // DefaultListLimit is the page size of List when the caller sets none.
 const DefaultListLimit = 1000
 
-// CapPresign and PresignOptions are the sdk's (storage.Presigner), named
-// here for the plugin's users.
-const CapPresign = storage.CapPresign
-
-// PresignOptions: Method "GET" or "PUT"; Expires zero means 15 minutes, at
-// most 7 days (the V4 limit).
-type PresignOptions = storage.PresignOptions
-
-// The process runtime presigns through this interface.
-var _ storage.Presigner = (*Backend)(nil)
+// DefaultPresignExpiry is how long a presigned URL lasts when the caller
+// sets no expiry; V4 URLs last at most 7 days.
+const DefaultPresignExpiry = 15 * time.Minute
 
 // state of a Backend's lifecycle.
 type state int
@@ -88,22 +81,25 @@ func New(log *slog.Logger) *Backend {
 	return &Backend{log: log}
 }
 
-var _ storage.Backend = (*Backend)(nil)
+var (
+	_ storage.Backend   = (*Backend)(nil)
+	_ storage.Presigner = (*Backend)(nil)
+)
 
-// Info describes the backend. It is static, as package plugin requires,
-// so it declares CapPresign whatever the configuration: Presign answers
-// errors.ErrUnsupported when no service-account key was configured.
+// Info describes the backend. It declares storage.CapPresign only once a
+// Configure has loaded a service-account key, since only then can it
+// sign; everything else is fixed. Hosts read Info again after Configure
+// (package plugin), so the process runtime sees the capability.
 func (b *Backend) Info(context.Context) (plugin.Info, error) {
-	return plugin.Info{
-		Kind:       plugin.KindStorage,
-		Name:       Name,
-		Version:    Version,
-		APIVersion: storage.APIVersion,
-		Capabilities: []plugin.Capability{
-			storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent,
-			storage.CapContentType, CapPresign,
-		},
-	}, nil
+	caps := []plugin.Capability{
+		storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent, storage.CapContentType,
+	}
+	b.mu.RLock()
+	if b.state == stateReady && b.signer != nil {
+		caps = append(caps, storage.CapPresign)
+	}
+	b.mu.RUnlock()
+	return plugin.Info{Kind: plugin.KindStorage, Name: Name, Version: Version, APIVersion: storage.APIVersion, Capabilities: caps}, nil
 }
 
 // Configure parses the configuration (see Config), builds the client and,
@@ -480,10 +476,10 @@ func (b *Backend) List(ctx context.Context, opts storage.ListOptions) (storage.L
 const maxPresign = 7 * 24 * time.Hour
 
 // Presign returns a V4 signed URL for a GET or PUT of key, valid for
-// opts.Expires. It needs a service-account key (credentials_file, or a
+// opts.Expires (zero means DefaultPresignExpiry). It needs a service-account key (credentials_file, or a
 // GOOGLE_APPLICATION_CREDENTIALS file); without one it returns an error
 // wrapping errors.ErrUnsupported. The object need not exist.
-func (b *Backend) Presign(ctx context.Context, key string, opts PresignOptions) (string, error) {
+func (b *Backend) Presign(ctx context.Context, key string, opts storage.PresignOptions) (string, error) {
 	h, name, err := b.use("presign", key, true)
 	if err != nil {
 		return "", err
@@ -497,11 +493,11 @@ func (b *Backend) Presign(ctx context.Context, key string, opts PresignOptions) 
 	}
 	method := strings.ToUpper(opts.Method)
 	if method != http.MethodGet && method != http.MethodPut {
-		return fail(fmt.Errorf("presign method %q: want GET or PUT", opts.Method))
+		return fail(fmt.Errorf("presign method %q (only GET and PUT): %w", opts.Method, errors.ErrUnsupported))
 	}
 	expires := opts.Expires
 	if expires == 0 {
-		expires = 15 * time.Minute
+		expires = DefaultPresignExpiry
 	}
 	if expires < 0 || expires > maxPresign {
 		return fail(fmt.Errorf("presign expiry %v: want up to %v", opts.Expires, maxPresign))

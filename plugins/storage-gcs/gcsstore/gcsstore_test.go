@@ -51,8 +51,7 @@ func newBackend(t testing.TB, srv *fakegcs.Server, extra map[string]any) *Backen
 func TestConformance(t *testing.T) {
 	srv := fakegcs.Start(t)
 	storagetest.Run(t, storagetest.Options{
-		SkipPresign: "fake-gcs-server verifies no signatures and the emulator is used without a signing key; presign_test.go checks the V4 signatures against Google's description",
-		New:         func(t *testing.T) storage.Backend { return newBackend(t, srv, nil) },
+		New: func(t *testing.T) storage.Backend { return newBackend(t, srv, nil) },
 		Unconfigured: func(t *testing.T) storage.Backend {
 			return New(slog.New(slog.DiscardHandler))
 		},
@@ -101,7 +100,6 @@ func TestPrefix(t *testing.T) {
 	}
 
 	storagetest.Run(t, storagetest.Options{
-		SkipPresign: "fake-gcs-server verifies no signatures and the emulator is used without a signing key; presign_test.go checks the V4 signatures against Google's description",
 		New: func(t *testing.T) storage.Backend {
 			return newBackend(t, srv, map[string]any{"bucket": bucket, "prefix": "conf/" + newBucketName() + "/"})
 		},

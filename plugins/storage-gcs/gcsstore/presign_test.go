@@ -150,7 +150,7 @@ func TestPresign(t *testing.T) {
 	// Signed for GCS itself: checked against Google's V4 description.
 	gcsSigner := signerFor("")
 	before := time.Now().UTC()
-	u, err := gcsSigner.Presign(t.Context(), objKey, PresignOptions{Method: "GET", Expires: time.Hour})
+	u, err := gcsSigner.Presign(t.Context(), objKey, storage.PresignOptions{Method: "GET", Expires: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestPresign(t *testing.T) {
 	if verifyV4("PUT", u, &key.PublicKey) == nil {
 		t.Error("a GET URL verified as a PUT")
 	}
-	put, err := gcsSigner.Presign(t.Context(), objKey, PresignOptions{Method: "put"})
+	put, err := gcsSigner.Presign(t.Context(), objKey, storage.PresignOptions{Method: "put"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestPresign(t *testing.T) {
 	// object on the configured endpoint. (The client library signs the
 	// host without its port, which only matters off GCS.)
 	emuSigner := signerFor(srv.Endpoint)
-	eu, err := emuSigner.Presign(t.Context(), objKey, PresignOptions{Method: "GET"})
+	eu, err := emuSigner.Presign(t.Context(), objKey, storage.PresignOptions{Method: "GET"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,17 +227,20 @@ func TestPresign(t *testing.T) {
 		t.Errorf("GET of the signed URL: %s %q", resp.Status, body)
 	}
 
-	for _, bad := range []PresignOptions{{Method: "DELETE"}, {Method: "GET", Expires: 8 * 24 * time.Hour}, {Method: "GET", Expires: -time.Second}} {
+	for _, bad := range []storage.PresignOptions{{Method: "DELETE"}, {Method: "GET", Expires: 8 * 24 * time.Hour}, {Method: "GET", Expires: -time.Second}} {
 		if _, err := gcsSigner.Presign(t.Context(), objKey, bad); err == nil {
 			t.Errorf("Presign(%+v) succeeded", bad)
 		}
 	}
-	if _, err := gcsSigner.Presign(t.Context(), "../x", PresignOptions{Method: "GET"}); !errors.Is(err, storage.ErrInvalidKey) {
+	if _, err := gcsSigner.Presign(t.Context(), objKey, storage.PresignOptions{Method: "DELETE"}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("Presign DELETE: %v, want errors.ErrUnsupported", err)
+	}
+	if _, err := gcsSigner.Presign(t.Context(), "../x", storage.PresignOptions{Method: "GET"}); !errors.Is(err, storage.ErrInvalidKey) {
 		t.Errorf("Presign of a bad key: %v", err)
 	}
 
 	// Without a key, presigning is unsupported.
-	if _, err := writer.Presign(t.Context(), objKey, PresignOptions{Method: "GET"}); !errors.Is(err, errors.ErrUnsupported) {
+	if _, err := writer.Presign(t.Context(), objKey, storage.PresignOptions{Method: "GET"}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Presign without a key: %v, want errors.ErrUnsupported", err)
 	}
 
@@ -291,19 +294,38 @@ func TestCredentialsFileErrors(t *testing.T) {
 	}
 }
 
-// Presign is declared in Info whatever the configuration (Info is static),
-// so the declared capability set is fixed.
+// Info declares presigning only when a service-account key was
+// configured; the rest is fixed.
 func TestInfo(t *testing.T) {
-	i, err := New(nil).Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if i.ID() != "storage.gcs" || i.Validate() != nil {
-		t.Errorf("Info %+v", i)
-	}
-	for _, c := range []plugin.Capability{storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent, storage.CapContentType, CapPresign} {
-		if !i.Has(c) {
-			t.Errorf("Info lacks %s", c)
+	srv := fakegcs.Start(t)
+	saPath, _ := serviceAccountFile(t)
+	base := []plugin.Capability{storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent, storage.CapContentType}
+	check := func(b *Backend, what string, presign bool) {
+		t.Helper()
+		i, err := b.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.ID() != "storage.gcs" || i.Validate() != nil {
+			t.Errorf("%s: Info %+v", what, i)
+		}
+		for _, c := range base {
+			if !i.Has(c) {
+				t.Errorf("%s: Info lacks %s", what, c)
+			}
+		}
+		if i.Has(storage.CapPresign) != presign {
+			t.Errorf("%s: declares %s = %v, want %v", what, storage.CapPresign, !presign, presign)
 		}
 	}
+	fresh := New(nil)
+	check(fresh, "unconfigured", false)
+	check(newBackend(t, srv, nil), "without a key", false)
+	withKey := New(slog.New(slog.DiscardHandler))
+	if err := withKey.Configure(t.Context(), configJSON(t, map[string]any{"bucket": "b-ok", "endpoint": srv.Endpoint, "credentials_file": saPath})); err != nil {
+		t.Fatal(err)
+	}
+	check(withKey, "with a service-account key", true)
+	withKey.Close(t.Context())
+	check(withKey, "closed", false)
 }
