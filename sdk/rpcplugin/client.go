@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/nvm-node/nvm-node/sdk/compute"
+	"github.com/nvm-node/nvm-node/sdk/internal/pbconv"
 	pb "github.com/nvm-node/nvm-node/sdk/internal/pluginpb"
 	"github.com/nvm-node/nvm-node/sdk/internal/wireerr"
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -344,7 +345,7 @@ func (c *computeClient) Submit(ctx context.Context, spec compute.JobSpec) (compu
 	if !specUTF8(spec) {
 		return "", &compute.Error{Op: "submit", Err: fmt.Errorf("%w: strings must be valid UTF-8", compute.ErrInvalidSpec)}
 	}
-	r, err := c.c.Submit(ctx, &pb.SubmitRequest{Spec: toSpec(spec)})
+	r, err := c.c.Submit(ctx, &pb.SubmitRequest{Spec: pbconv.SpecToPB(spec)})
 	if err != nil {
 		return "", c.err(err)
 	}
@@ -359,7 +360,7 @@ func (c *computeClient) Status(ctx context.Context, id compute.JobID) (compute.S
 	if err != nil {
 		return compute.Status{}, c.err(err)
 	}
-	return fromStatus(r), nil
+	return pbconv.StatusFromPB(r), nil
 }
 
 func (c *computeClient) Logs(ctx context.Context, id compute.JobID, opts compute.LogOptions) (io.ReadCloser, error) {
@@ -400,7 +401,7 @@ func (c *computeClient) List(ctx context.Context, opts compute.ListOptions) (com
 	}
 	page := compute.ListPage{Next: compute.JobID(r.Next)}
 	for _, j := range r.Jobs {
-		page.Jobs = append(page.Jobs, fromStatus(j))
+		page.Jobs = append(page.Jobs, pbconv.StatusFromPB(j))
 	}
 	return page, nil
 }
@@ -415,7 +416,7 @@ func (c *computeClient) Results(ctx context.Context, id compute.JobID) ([]comput
 	}
 	var rs []compute.Result
 	for _, x := range r.Results {
-		rs = append(rs, fromResult(x))
+		rs = append(rs, pbconv.ResultFromPB(x))
 	}
 	return rs, nil
 }
@@ -446,7 +447,7 @@ func (c *computeClient) OpenResult(ctx context.Context, id compute.JobID, name s
 			}
 			return ch.Chunk, true
 		},
-	}, fromResult(res), nil
+	}, pbconv.ResultFromPB(res), nil
 }
 
 // newBackend asks the plugin behind conn for its Info and returns the

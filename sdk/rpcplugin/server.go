@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/nvm-node/nvm-node/sdk/compute"
+	"github.com/nvm-node/nvm-node/sdk/internal/pbconv"
 	pb "github.com/nvm-node/nvm-node/sdk/internal/pluginpb"
 	"github.com/nvm-node/nvm-node/sdk/internal/wireerr"
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -178,7 +179,7 @@ type computeServer struct {
 }
 
 func (s *computeServer) Submit(ctx context.Context, r *pb.SubmitRequest) (*pb.SubmitResponse, error) {
-	id, err := s.b.Submit(ctx, fromSpec(r.Spec))
+	id, err := s.b.Submit(ctx, pbconv.SpecFromPB(r.Spec))
 	if err != nil {
 		return nil, wireerr.ToStatus(err)
 	}
@@ -190,7 +191,7 @@ func (s *computeServer) Status(ctx context.Context, r *pb.JobRequest) (*pb.JobSt
 	if err != nil {
 		return nil, wireerr.ToStatus(err)
 	}
-	return toStatus(st), nil
+	return pbconv.StatusToPB(st), nil
 }
 
 func (s *computeServer) Logs(r *pb.LogsRequest, stream pb.Compute_LogsServer) error {
@@ -229,7 +230,7 @@ func (s *computeServer) List(ctx context.Context, r *pb.JobListRequest) (*pb.Job
 	}
 	resp := &pb.JobListResponse{Next: string(page.Next)}
 	for _, j := range page.Jobs {
-		resp.Jobs = append(resp.Jobs, toStatus(j))
+		resp.Jobs = append(resp.Jobs, pbconv.StatusToPB(j))
 	}
 	return resp, nil
 }
@@ -241,7 +242,7 @@ func (s *computeServer) Results(ctx context.Context, r *pb.JobRequest) (*pb.Resu
 	}
 	resp := &pb.ResultsResponse{}
 	for _, x := range rs {
-		resp.Results = append(resp.Results, toResult(x))
+		resp.Results = append(resp.Results, pbconv.ResultToPB(x))
 	}
 	return resp, nil
 }
@@ -252,7 +253,7 @@ func (s *computeServer) OpenResult(r *pb.OpenResultRequest, stream pb.Compute_Op
 		return wireerr.ToStatus(err)
 	}
 	defer rc.Close()
-	if err := stream.Send(&pb.OpenResultResponse{Msg: &pb.OpenResultResponse_Result{Result: toResult(res)}}); err != nil {
+	if err := stream.Send(&pb.OpenResultResponse{Msg: &pb.OpenResultResponse_Result{Result: pbconv.ResultToPB(res)}}); err != nil {
 		return err
 	}
 	return sendAll(rc, func(b []byte) error {

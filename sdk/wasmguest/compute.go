@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nvm-node/nvm-node/sdk/compute"
+	"github.com/nvm-node/nvm-node/sdk/internal/pbconv"
 	pb "github.com/nvm-node/nvm-node/sdk/internal/pluginpb"
 	"github.com/nvm-node/nvm-node/sdk/internal/wasmabi"
 )
@@ -170,7 +171,7 @@ func (s *server) computeCall(ctx context.Context, op wasmabi.Op, h uint32, n int
 		if err := proto.Unmarshal(req, &r); err != nil {
 			return s.fail(badRequest(err))
 		}
-		id, err := s.c.Submit(ctx, wasmabi.SpecFromPB(r.Spec))
+		id, err := s.c.Submit(ctx, pbconv.SpecFromPB(r.Spec))
 		if err != nil {
 			return s.fail(err)
 		}
@@ -206,7 +207,7 @@ func (s *server) computeCall(ctx context.Context, op wasmabi.Op, h uint32, n int
 			}
 			resp := &pb.ResultsResponse{}
 			for _, r := range rs {
-				resp.Results = append(resp.Results, wasmabi.ResultToPB(r))
+				resp.Results = append(resp.Results, pbconv.ResultToPB(r))
 			}
 			return s.msg(resp)
 		}
@@ -235,7 +236,7 @@ func (s *server) computeCall(ctx context.Context, op wasmabi.Op, h uint32, n int
 		}
 		resp := &pb.JobListResponse{Next: string(page.Next)}
 		for _, j := range page.Jobs {
-			resp.Jobs = append(resp.Jobs, wasmabi.StatusToPB(j))
+			resp.Jobs = append(resp.Jobs, pbconv.StatusToPB(j))
 		}
 		return s.msg(resp)
 	case wasmabi.OpOpenResult:
@@ -247,7 +248,7 @@ func (s *server) computeCall(ctx context.Context, op wasmabi.Op, h uint32, n int
 		if err != nil {
 			return s.fail(err)
 		}
-		info, err := proto.Marshal(wasmabi.ResultToPB(res))
+		info, err := proto.Marshal(pbconv.ResultToPB(res))
 		if err != nil {
 			rc.Close()
 			return s.fail(fmt.Errorf("encoding the result: %w", errNotUTF8))

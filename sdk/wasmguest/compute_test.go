@@ -9,6 +9,7 @@ import (
 
 	"github.com/nvm-node/nvm-node/sdk/compute"
 	"github.com/nvm-node/nvm-node/sdk/compute/memcompute"
+	"github.com/nvm-node/nvm-node/sdk/internal/pbconv"
 	pb "github.com/nvm-node/nvm-node/sdk/internal/pluginpb"
 	"github.com/nvm-node/nvm-node/sdk/internal/wasmabi"
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -64,7 +65,7 @@ func (h hostSim) readAll(handle uint32, limit int) (string, int) {
 func (h hostSim) submit(spec compute.JobSpec) string {
 	h.t.Helper()
 	var r pb.SubmitResponse
-	if err := proto.Unmarshal(h.ok(h.msg(wasmabi.OpSubmit, 0, &pb.SubmitRequest{Spec: wasmabi.SpecToPB(spec)})), &r); err != nil {
+	if err := proto.Unmarshal(h.ok(h.msg(wasmabi.OpSubmit, 0, &pb.SubmitRequest{Spec: pbconv.SpecToPB(spec)})), &r); err != nil {
 		h.t.Fatal(err)
 	}
 	return r.Id
@@ -172,7 +173,7 @@ func FuzzComputeServerCall(f *testing.F) {
 	for op := wasmabi.OpSubmit; op <= wasmabi.OpStep; op++ {
 		f.Add(int32(op), uint32(1), []byte{0x0a, 0x01, 'k'})
 	}
-	spec, _ := proto.Marshal(&pb.SubmitRequest{Spec: wasmabi.SpecToPB(memcompute.SucceedingSpec())})
+	spec, _ := proto.Marshal(&pb.SubmitRequest{Spec: pbconv.SpecToPB(memcompute.SucceedingSpec())})
 	f.Add(int32(wasmabi.OpSubmit), uint32(0), spec)
 	f.Fuzz(func(t *testing.T, op int32, handle uint32, req []byte) {
 		s := newComputeServer(memcompute.New())

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nvm-node/nvm-node/sdk/compute"
+	"github.com/nvm-node/nvm-node/sdk/internal/pbconv"
 	"github.com/nvm-node/nvm-node/sdk/internal/pluginpb"
 	"github.com/nvm-node/nvm-node/sdk/internal/wasmabi"
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -265,7 +266,7 @@ func (c *Compute) Submit(ctx context.Context, spec compute.JobSpec) (compute.Job
 	if err := c.precheck(ctx, "submit", ""); err != nil {
 		return "", err
 	}
-	b, err := proto.Marshal(&pluginpb.SubmitRequest{Spec: wasmabi.SpecToPB(spec)})
+	b, err := proto.Marshal(&pluginpb.SubmitRequest{Spec: pbconv.SpecToPB(spec)})
 	if err != nil {
 		return "", &compute.Error{Op: "submit", Err: fmt.Errorf("%w: strings must be UTF-8", compute.ErrInvalidSpec)}
 	}
@@ -304,7 +305,7 @@ func (c *Compute) Status(ctx context.Context, id compute.JobID) (compute.Status,
 	if err := c.jobCall(ctx, wasmabi.OpStatus, "status", id, &pluginpb.JobRequest{Id: guestReq(id)}, &r); err != nil {
 		return compute.Status{}, err
 	}
-	st := wasmabi.StatusFromPB(&r)
+	st := pbconv.StatusFromPB(&r)
 	st.ID = id
 	return st, nil
 }
@@ -322,7 +323,7 @@ func (c *Compute) Results(ctx context.Context, id compute.JobID) ([]compute.Resu
 	}
 	rs := make([]compute.Result, 0, len(r.Results))
 	for _, p := range r.Results {
-		rs = append(rs, wasmabi.ResultFromPB(p))
+		rs = append(rs, pbconv.ResultFromPB(p))
 	}
 	return rs, nil
 }
@@ -372,7 +373,7 @@ func (c *Compute) List(ctx context.Context, opts compute.ListOptions) (compute.L
 		page.Next = hostID(r.Next, tag)
 	}
 	for _, j := range r.Jobs {
-		s := wasmabi.StatusFromPB(j)
+		s := pbconv.StatusFromPB(j)
 		s.ID = hostID(string(s.ID), tag)
 		page.Jobs = append(page.Jobs, s)
 	}
@@ -396,7 +397,7 @@ func (c *Compute) OpenResult(ctx context.Context, id compute.JobID, name string)
 		rc.Close()
 		return nil, compute.Result{}, &compute.Error{Op: "open-result", Job: id, Err: fmt.Errorf("plugin %s: undecodable result: %w", c.cfg.ID, plugin.ErrInternal)}
 	}
-	return rc, wasmabi.ResultFromPB(&r), nil
+	return rc, pbconv.ResultFromPB(&r), nil
 }
 
 // openStream opens a handle-based stream and returns its reader and the
