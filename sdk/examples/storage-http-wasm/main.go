@@ -6,13 +6,14 @@
 // the origin through wasmguest.HTTPClient, so the origin's host must be
 // granted in plugins.yaml:
 //
-//   - id: storage.http-wasm
-//     runtime: wasm
-//     path: /plugins/storage-http.wasm
-//     sha256: ...
-//     config: {origin: "http://127.0.0.1:9000/objects/"}
-//     grants:
-//     hosts: ["127.0.0.1:9000"]
+//	plugins:
+//	  - id: storage.http-wasm
+//	    runtime: wasm
+//	    path: /plugins/storage-http.wasm
+//	    sha256: ...
+//	    config: {origin: "http://127.0.0.1:9000/objects/"}
+//	    grants:
+//	      hosts: ["127.0.0.1:9000"]
 //
 // Bodies stream both ways: a GiB object passes through the module in
 // pieces. Build it with

@@ -297,7 +297,7 @@ func (n *Net) hostRequest(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
-		fail(fmt.Errorf("plugin %s: %w: %w", n.id, err, storage.ErrInvalidKey))
+		fail(fmt.Errorf("plugin %s: unparsable request URL: %w", n.id, storage.ErrInvalidKey))
 		return
 	}
 	if err := n.check(u); err != nil {
@@ -399,6 +399,16 @@ func (n *Net) hostWrite(ctx context.Context, mod api.Module, stack []uint64) {
 // netErr wraps a failure of the exchange, keeping a permission refusal
 // from the dialler or a redirect.
 func (n *Net) netErr(what string, err error) error {
+	// A URL's query may carry a signature or a token: errors name only
+	// its host.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		host := "?"
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Host
+		}
+		err = fmt.Errorf("%s %s: %w", ue.Op, host, ue.Err)
+	}
 	if errors.Is(err, storage.ErrPermission) || errors.Is(err, errors.ErrUnsupported) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
