@@ -118,13 +118,25 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and the same whatever the sizes of the reads.
 type pattern struct{ off int64 }
 
-func (r *pattern) Read(p []byte) (int, error) {
-	for i := range p {
-		o := r.off + int64(i)
-		p[i] = byte(o*7 + o>>9)
+// patternPeriod is the period of byte(o*7 + o>>9).
+const patternPeriod = 1 << 17
+
+var patternTable = func() []byte {
+	b := make([]byte, 2*patternPeriod)
+	for o := range b {
+		b[o] = byte(o*7 + o>>9)
 	}
-	r.off += int64(len(p))
-	return len(p), nil
+	return b
+}()
+
+func (r *pattern) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := copy(p[n:], patternTable[r.off%patternPeriod:][:patternPeriod])
+		n += k
+		r.off += int64(k)
+	}
+	return n, nil
 }
 
 // httpWASM is the storage-http-wasm example relaying to base, granted
