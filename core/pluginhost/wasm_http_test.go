@@ -37,6 +37,9 @@ type origin struct {
 	gone chan string
 	// redirect, when set, is where /moved points.
 	redirect string
+	// sunk and sunkSum are the size and sha256 of the last PUT to sink/.
+	sunk    int64
+	sunkSum []byte
 }
 
 func newOrigin(t testing.TB) *origin {
@@ -61,6 +64,19 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.ParseInt(strings.TrimPrefix(key, "gen/"), 10, 64)
 		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 		io.Copy(w, io.LimitReader(&pattern{}, n))
+		return
+	case strings.HasPrefix(key, "sink/") && r.Method == http.MethodPut:
+		// Counts and hashes a body without keeping it.
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		o.mu.Lock()
+		o.sunk, o.sunkSum = n, h.Sum(nil)
+		o.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 		return
 	case key == "stall-head" || key == "stall-body":
 		// Waits for the client to go away, before or after a first MiB.
@@ -402,6 +418,56 @@ func TestWASMHTTPLarge(t *testing.T) {
 	}
 }
 
+// TestWASMHTTPLargePut streams a large request body through the module.
+func TestWASMHTTPLargePut(t *testing.T) {
+	o := newOrigin(t)
+	b := httpStorage(t, httpWASM(t, o.srv.URL, o.host()))
+	size := largeSize(t)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	src := &sampled{r: io.LimitReader(&pattern{}, size), every: 16 << 20, peak: &peak}
+	info, err := b.Put(t.Context(), "sink/big", src, storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.New()
+	io.Copy(want, io.LimitReader(&pattern{}, size))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if info.Size != size || o.sunk != size || !bytes.Equal(o.sunkSum, want.Sum(nil)) {
+		t.Fatalf("Put reported %d bytes, the origin got %d, want %d (sha256 equal: %v)", info.Size, o.sunk, size, bytes.Equal(o.sunkSum, want.Sum(nil)))
+	}
+	growth := int64(peak.Load()) - int64(base)
+	t.Logf("%d MiB request body: node heap in use grew by at most %d MiB", size>>20, growth>>20)
+	if limit := int64(96 << 20); growth > limit {
+		t.Errorf("heap grew by %d MiB streaming %d MiB, want under %d MiB", growth>>20, size>>20, limit>>20)
+	}
+}
+
+// sampled is a reader recording the peak heap in use every so many bytes.
+type sampled struct {
+	r     io.Reader
+	n     int64
+	every int64
+	peak  *atomic.Uint64
+}
+
+func (s *sampled) Read(p []byte) (int, error) {
+	k, err := s.r.Read(p)
+	s.n += int64(k)
+	if s.n%s.every < int64(k) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.HeapInuse > s.peak.Load() {
+			s.peak.Store(ms.HeapInuse)
+		}
+	}
+	return k, err
+}
+
 // BenchmarkWASMHTTPGet relays a body of largeSize through the module.
 func BenchmarkWASMHTTPGet(b *testing.B) {
 	o := newOrigin(b)
@@ -443,4 +509,26 @@ func BenchmarkWASMHTTPGet(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
+
+// BenchmarkWASMHTTPPut streams a request body of largeSize through the
+// module to an origin that discards it.
+func BenchmarkWASMHTTPPut(b *testing.B) {
+	o := newOrigin(b)
+	h := New(Options{Logger: quietLogger(), WASMCacheDir: wasmCacheDir(b)})
+	defer h.Close(context.Background())
+	if err := h.Load(b.Context(), []Entry{httpWASM(b, o.srv.URL, o.host())}); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := h.Storage("storage.http-wasm")
+	size := largeSize(b)
+	b.SetBytes(size)
+	var peak atomic.Uint64
+	for b.Loop() {
+		src := &sampled{r: io.LimitReader(&pattern{}, size), every: 64 << 20, peak: &peak}
+		if _, err := s.Put(b.Context(), "sink/bench", src, storage.PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 }
