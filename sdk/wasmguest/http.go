@@ -31,7 +31,9 @@ func HTTPClient() *http.Client { return &http.Client{Transport: Transport{}} }
 // by the node call it runs in (the caller's context, or
 // limits.call_timeout), not by the request's own context, which is only
 // checked between steps.
-type Transport struct{}
+type Transport struct {
+	host httpHost // nil: the node's nvm_http imports; tests set a fake
+}
 
 // httpHost is the node's side of the exchange: the imports of nvm_http
 // inside a wasip1 module.
@@ -59,8 +61,11 @@ func httpErr(res uint64, out []byte) error {
 const chunk = 256 << 10
 
 // RoundTrip implements http.RoundTripper.
-func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := nodeHTTP()
+func (t Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := t.host
+	if host == nil {
+		host = nodeHTTP()
+	}
 	closeBody := func() {
 		if req.Body != nil {
 			req.Body.Close()
