@@ -237,6 +237,21 @@ func TestWASMHTTPNotGranted(t *testing.T) {
 	}
 }
 
+func TestWASMHTTPUnreachable(t *testing.T) {
+	o := newOrigin(t)
+	base := o.srv.URL
+	o.srv.Close() // granted, but nothing listens there any more
+	b := httpStorage(t, httpWASM(t, base, strings.TrimPrefix(base, "http://")))
+	_, _, err := b.Get(t.Context(), "k", storage.GetOptions{})
+	if !errors.Is(err, plugin.ErrUnavailable) || errors.Is(err, storage.ErrPermission) {
+		t.Errorf("Get from a closed origin: %v, want ErrUnavailable", err)
+	}
+	_, err = b.Put(t.Context(), "k", io.LimitReader(&pattern{}, 4<<20), storage.PutOptions{})
+	if !errors.Is(err, plugin.ErrUnavailable) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("Put to a closed origin: %v, want ErrUnavailable saying the connection was refused", err)
+	}
+}
+
 func TestWASMHTTPRedirect(t *testing.T) {
 	o := newOrigin(t)
 	other := newOrigin(t)

@@ -383,12 +383,11 @@ func (n *Net) hostWrite(ctx context.Context, mod api.Module, stack []uint64) {
 		werr = cerr
 	}
 	if werr != nil {
-		select {
-		case <-x.done:
-			if x.err != nil {
-				werr = x.err
-			}
-		default:
+		// The transport closes the body when the exchange fails: its
+		// error says why better than the closed pipe does. It comes
+		// promptly, and the call's context still bounds the wait.
+		if during(ctx, x, func() { <-x.done }) == nil && x.err != nil {
+			werr = x.err
 		}
 		stack[0] = n.fail(mod, out, outCap, n.netErr("sending the request body", werr))
 		return
