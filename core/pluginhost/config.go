@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nvm-node/nvm-node/sdk/plugin"
+	"github.com/nvm-node/nvm-node/sdk/wasmguest/wasmhost"
 )
 
 // Runtime says how a plugin runs.
@@ -90,7 +91,10 @@ type Grants struct {
 	Env []string `yaml:"env"`
 	// Dirs are host folders mounted into a WASM module.
 	Dirs []DirGrant `yaml:"dirs"`
-	// Hosts are network hosts a WASM module may connect to.
+	// Hosts are the network hosts a WASM module may reach over HTTP(S)
+	// (wasmguest.HTTPClient): "name" or "ip" allows ports 80 and 443,
+	// "name:port" exactly that port; no schemes, paths or wildcards (see
+	// wasmhost.HostGrants).
 	Hosts []string `yaml:"hosts"`
 }
 
@@ -257,8 +261,11 @@ func (e Entry) problems() []error {
 	if len(e.Grants.Env) > 0 && e.Runtime != RuntimeProcess {
 		bad("grants.env applies to the process runtime only")
 	}
-	if (len(e.Grants.Dirs) > 0 || len(e.Grants.Hosts) > 0) && e.Runtime != RuntimeWASM {
-		bad("grants.dirs and grants.hosts apply to the wasm runtime only")
+	if len(e.Grants.Dirs) > 0 && e.Runtime != RuntimeWASM {
+		bad("grants.dirs applies to the wasm runtime only")
+	}
+	if len(e.Grants.Hosts) > 0 && e.Runtime != RuntimeWASM {
+		bad("grants.hosts applies to the wasm runtime only: a %s plugin uses the node's own network access, which plugins.yaml does not restrict", e.Runtime)
 	}
 	for _, d := range e.Grants.Dirs {
 		if !filepath.IsAbs(d.Host) || d.Guest == "" || !strings.HasPrefix(d.Guest, "/") {
@@ -273,10 +280,8 @@ func (e Entry) problems() []error {
 			bad("urls: %q: %v", u, err)
 		}
 	}
-	for _, h := range e.Grants.Hosts {
-		if h == "" || strings.ContainsAny(h, "/ ") {
-			bad("grants.hosts: %q is not a host name", h)
-		}
+	if _, err := wasmhost.ParseHostGrants(e.Grants.Hosts); err != nil {
+		bad("%v (want a host name or IP address, allowing ports 80 and 443, or host:port, e.g. api.example.org or 127.0.0.1:9000)", err)
 	}
 	return errs
 }

@@ -96,7 +96,7 @@ plugins:
 		`limits.memory applies to the wasm runtime only`,
 		`plugins[4] (storage.local): id "storage.local" appears twice`,
 		`grants.env: "1BAD"`,
-		`grants.dirs and grants.hosts apply to the wasm runtime only`,
+		`grants.hosts applies to the wasm runtime only: a process plugin uses the node's own network access`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -112,6 +112,10 @@ func TestParseStrict(t *testing.T) {
 		"config not mapping": "plugins:\n  - id: storage.local\n    runtime: builtin\n    config: [1]\n",
 		"bad size":           "plugins:\n  - id: compute.w\n    runtime: wasm\n    path: /a\n    sha256: " + sum + "\n    limits: {memory: lots}\n",
 		"bad duration":       "plugins:\n  - id: storage.local\n    runtime: builtin\n    limits: {call_timeout: soon}\n",
+		"host with scheme":   "plugins:\n  - id: storage.w\n    runtime: wasm\n    path: /a\n    sha256: " + sum + "\n    grants: {hosts: [\"https://a.org\"]}\n",
+		"host with path":     "plugins:\n  - id: storage.w\n    runtime: wasm\n    path: /a\n    sha256: " + sum + "\n    grants: {hosts: [a.org/x]}\n",
+		"host wildcard":      "plugins:\n  - id: storage.w\n    runtime: wasm\n    path: /a\n    sha256: " + sum + "\n    grants: {hosts: [\"*.a.org\"]}\n",
+		"host bad port":      "plugins:\n  - id: storage.w\n    runtime: wasm\n    path: /a\n    sha256: " + sum + "\n    grants: {hosts: [\"a.org:99999\"]}\n",
 	} {
 		if _, err := Parse([]byte(doc), ""); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -97,9 +97,6 @@ func readVerified(path, want string) ([]byte, error) {
 // loadWASM compiles a module under the entry's limits and grants and
 // returns its backend, configured.
 func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plugin, error) {
-	if len(e.Grants.Hosts) > 0 {
-		return nil, fmt.Errorf("plugin %s: grants.hosts: the wasm runtime gives modules no network access yet; remove the grant or run the plugin as a process: %w", e.ID, errors.ErrUnsupported)
-	}
 	pages, err := wasmMemoryPages(e)
 	if err != nil {
 		return nil, err
@@ -133,6 +130,21 @@ func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plug
 		closeRT()
 		return nil, fmt.Errorf("plugin %s: %w", e.ID, err)
 	}
+	// The nvm_http host module is always there, so a module that can
+	// make requests loads without grants; it then refuses every host.
+	netw, err := wasmhost.NewNet(e.ID, e.Grants.Hosts)
+	if err != nil {
+		closeRT()
+		return nil, err
+	}
+	closeRT = func() {
+		rt.Close(context.WithoutCancel(ctx))
+		netw.Close()
+	}
+	if err := netw.Instantiate(ctx, rt); err != nil {
+		closeRT()
+		return nil, err
+	}
 	cm, err := rt.CompileModule(ctx, code)
 	if err != nil {
 		closeRT()
@@ -155,9 +167,9 @@ func (h *Host) loadWASM(ctx context.Context, e Entry, stats *Stats) (plugin.Plug
 		WithFSConfig(fsc)
 	wcfg := wasmhost.Config{
 		ID: e.ID,
-		Instantiate: func(ctx context.Context) (api.Module, error) {
+		Instantiate: netw.Wrap(func(ctx context.Context) (api.Module, error) {
 			return rt.InstantiateModule(ctx, cm, mc)
-		},
+		}),
 		CallTimeout: e.Limits.CallTimeout,
 		MemoryLimit: uint64(pages) * wasmPage,
 		OnStart:     func() { stats.starts.Add(1) },

@@ -36,6 +36,7 @@ var wasmModules = map[string]string{
 	"badabi.wasm":           "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/badabi",
 	"compute-example.wasm":  "github.com/nvm-node/nvm-node/sdk/examples/compute-wasm",
 	"computemisbehave.wasm": "github.com/nvm-node/nvm-node/sdk/wasmguest/internal/testguest/computemisbehave",
+	"http-example.wasm":     "github.com/nvm-node/nvm-node/sdk/examples/storage-http-wasm",
 }
 
 // wasmModule builds the test modules from Go source once per run and
@@ -328,13 +329,6 @@ func TestWASMRefused(t *testing.T) {
 		e.ID = "storage.other"
 		if err := loadErr(t, e); !strings.Contains(err.Error(), "reports id storage.misbehave") {
 			t.Errorf("wrong id: %v", err)
-		}
-	})
-	t.Run("NetworkGrant", func(t *testing.T) {
-		e := misbehaveWASM(t)
-		e.Grants.Hosts = []string{"example.com"}
-		if err := loadErr(t, e); !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "grants.hosts") {
-			t.Errorf("hosts grant: %v, want ErrUnsupported naming grants.hosts", err)
 		}
 	})
 	t.Run("KindMismatch", func(t *testing.T) {

@@ -47,6 +47,26 @@
 //   - Logs and results are streamed without ever blocking the module: a
 //     followed log of a running job is polled by the node.
 //
+// # Network
+//
+// A module has no sockets. It reaches the hosts granted in grants.hosts
+// of plugins.yaml over HTTP and HTTPS through the node, with the ordinary
+// net/http API:
+//
+//	client := wasmguest.HTTPClient() // or &http.Client{Transport: wasmguest.Transport{}}
+//	resp, err := client.Get("https://api.example.org/v1/thing")
+//
+// A grant is a host ("api.example.org", "10.0.0.5", "[2001:db8::1]"),
+// which allows ports 80 and 443, or host:port ("127.0.0.1:9000"), which
+// allows exactly that port; there are no wildcards. The node checks the
+// URL's host before sending, every redirect (which it follows itself) and
+// the address it dials; anything else fails with an error wrapping
+// storage.ErrPermission that names the host. Bodies stream both ways in
+// pieces. A request blocks the module until the node has the answer, and
+// is bounded by the node's call it runs in (its caller's context or
+// limits.call_timeout), which aborts it when it ends. At most 16 response
+// bodies may be open at once: close them. See Transport.
+//
 // The module gets no files, network, environment or arguments beyond what
 // plugins.yaml grants; stdout and stderr go to the node's log.
 package wasmguest

@@ -33,6 +33,24 @@
 // Compute streams (Logs, OpenResult) are read the same way; the comment on
 // OpSubmit says how jobs run in a module that cannot run between calls.
 //
+// # Outbound HTTP
+//
+// A guest reaches the hosts granted in plugins.yaml through the host
+// module HTTPModule, whose functions the guest imports:
+//
+//	request(req, reqLen, out, outCap i32) i64     starts a request (an encoded HTTPRequest); OK: the handle
+//	write(h, p, n, out, outCap i32) i64           pushes n bytes of the request body (when HasBody)
+//	response(h, out, outCap i32) i64              ends the body, waits for the head; OK: n bytes of HTTPHead in out
+//	read(h, p, n, out, outCap i32) i64            reads at most n body bytes into p; OK: the count, or EOF
+//	close(h i32)                                  aborts or ends the exchange and frees the handle
+//
+// Every result is HTTPResult: a status in the high 32 bits and a value in
+// the low ones. On HTTPError the value is the length of an EncodeError
+// payload written to out (the host shortens the message to fit); on
+// HTTPShort the value is the size out needs, and the call may be repeated
+// with a larger buffer. The host writes into guest memory only the bytes
+// a call asks for.
+//
 // # Errors
 //
 // An error travels as the google.rpc.Status that sdk/internal/wireerr

@@ -14,6 +14,9 @@
 // A compute module's jobs run only while the host steps it: Compute keeps
 // one goroutine that does so while the module reports active jobs (see
 // the package documentation of wasmguest).
+//
+// Net is the host module "nvm_http" through which modules make HTTP(S)
+// requests to the hosts granted to them (HostGrants), and no others.
 package wasmhost
 
 import (
