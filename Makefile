@@ -56,7 +56,7 @@ check:
 		(cd $$m && $(GO) vet ./...); \
 	done
 	@$(GO) vet -tags nodevchain ./cmd/... ./core/node/...
-	@cd sdk && GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasmguest/... ./examples/storage-wasm ./examples/compute-wasm
+	@cd sdk && GOOS=wasip1 GOARCH=wasm $(GO) vet ./wasmguest/... ./examples/storage-wasm ./examples/compute-wasm ./examples/storage-http-wasm
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
