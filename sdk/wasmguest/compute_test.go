@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -42,12 +43,17 @@ func (h hostSim) status(id string) *pb.JobStatus {
 }
 
 // readAll reads a compute stream to its end, counting the "nothing yet"
-// answers; it gives up after limit of them.
+// answers; it gives up after limit of them. Natively (unlike in a module)
+// the pump is a real goroutine that may not have run yet, so each empty
+// answer waits a millisecond, as the host waits between polls.
 func (h hostSim) readAll(handle uint32, limit int) (string, int) {
 	h.t.Helper()
 	var got []byte
 	empty := 0
 	for empty < limit {
+		if empty > 0 {
+			time.Sleep(time.Millisecond)
+		}
 		out := h.s.call(wasmabi.OpRead, handle, 3)
 		st := wasmabi.Status(out[0])
 		if st == wasmabi.StatusEOF {
@@ -86,7 +92,7 @@ func TestComputeServerJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if logs, _ := h.readAll(handle, 100); logs != "hello\nworld\n" {
+	if logs, _ := h.readAll(handle, 5000); logs != "hello\nworld\n" {
 		t.Errorf("logs %q", logs)
 	}
 	h.ok(h.call(wasmabi.OpCloseHandle, handle, nil))
@@ -102,7 +108,7 @@ func TestComputeServerJob(t *testing.T) {
 	if err := proto.Unmarshal(rest, &res); err != nil || res.Name != "greeting" {
 		t.Fatalf("result info %v, %v", &res, err)
 	}
-	if data, _ := h.readAll(handle, 100); data != "greeting: hello world" {
+	if data, _ := h.readAll(handle, 5000); data != "greeting: hello world" {
 		t.Errorf("result %q", data)
 	}
 	var page pb.JobListResponse
@@ -120,12 +126,19 @@ func TestComputeServerFollow(t *testing.T) {
 		t.Fatal("the running job is not active after a step")
 	}
 	handle, _, _ := wasmabi.SplitHandle(h.ok(h.msg(wasmabi.OpLogs, 0, &pb.LogsRequest{Id: id, Follow: true})))
-	got, empty := h.readAll(handle, 3)
-	if got != "sleeping\n" || empty != 3 {
-		t.Errorf("following a running job: %q with %d empty answers, want its log so far and then empty answers", got, empty)
+	// Its log so far arrives (the pump may need a moment), then only
+	// "nothing yet" answers while it runs.
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); got != "sleeping\n" && time.Now().Before(deadline); {
+		more, _ := h.readAll(handle, 1)
+		got += more
+	}
+	more, empty := h.readAll(handle, 3)
+	if got != "sleeping\n" || more != "" || empty != 3 {
+		t.Errorf("following a running job: %q, then %q with %d empty answers; want its log so far and then empty answers", got, more, empty)
 	}
 	h.ok(h.msg(wasmabi.OpStop, 0, &pb.JobRequest{Id: id}))
-	if rest, _ := h.readAll(handle, 100); rest != "" {
+	if rest, _ := h.readAll(handle, 5000); rest != "" {
 		t.Errorf("after Stop the followed log gave %q more", rest)
 	}
 	if h.step() != 0 {
