@@ -244,6 +244,16 @@ func (c *Chain) startNode(genesis *genesisFile) error {
 	// would make it seal empty blocks forever, so both floors are 1 wei.
 	ethCfg.Miner.GasPrice = big.NewInt(1)
 	ethCfg.TxPool.PriceLimit = 1
+	// New transactions wait in the pool's per-account queue until its
+	// background reorg promotes them; beyond AccountQueue (64 by default)
+	// it drops the highest nonces. The deployment sends 104 transactions
+	// from one account at once, so on a slow machine its last ones were
+	// dropped and never mined (CI stalls waiting for the last receipt).
+	// A dev chain has a handful of accounts: room for thousands each.
+	ethCfg.TxPool.AccountQueue = 4096
+	ethCfg.TxPool.GlobalQueue = 16384
+	ethCfg.TxPool.AccountSlots = 4096
+	ethCfg.TxPool.GlobalSlots = 16384
 	ethCfg.TxPool.Journal = ""
 	ethCfg.TxPool.NoLocals = true
 	// Archive mode on the hash scheme writes every block's state to the

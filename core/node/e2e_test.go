@@ -56,7 +56,9 @@ func newE2EWith(t testing.TB, tune func(*config.Config)) *e2e {
 	cfg := referenceConfig(t)
 	provider := common.HexToAddress("0x068Ed00cF0441e4829D9784fCBe7b9e26D4BD8d0")
 	chainDir := t.TempDir()
-	dev, err := devchain.Start(ctx, devchain.Config{
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	dev, err := devchain.Start(startCtx, devchain.Config{
 		DataDir: chainDir, HTTPAddr: "127.0.0.1:0", Contracts: contractstest.Set(t),
 		FundAccounts: []common.Address{provider},
 	})
