@@ -61,7 +61,7 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, opts storage
 		etag, size, err = st.putMultipart(ctx, key, buf, r, opts)
 	}
 	if err != nil {
-		return storage.ObjectInfo{}, err
+		return storage.ObjectInfo{}, st.refusedWrite(ctx, key, err)
 	}
 	// S3 answers a write with the ETag only; the rest comes from a HEAD
 	// pinned to that ETag. If a concurrent Put replaced the object
@@ -267,4 +267,19 @@ func (p *ifAbsentProbe) supported(ctx context.Context, st *state) (bool, error) 
 		return false, mapErr(err)
 	}
 	return p.ok, nil
+}
+
+// refusedWrite tells a refused write from a network failure. A server that
+// refuses a write (wrong credentials) may answer 403 and close the
+// connection before reading the body; the client then sees a reset, not the
+// 403. A body-less request with the same credentials says which it was.
+func (st *state) refusedWrite(ctx context.Context, key string, err error) error {
+	if errors.Is(err, storage.ErrPermission) || ctx.Err() != nil || httpStatus(err) != 0 {
+		return err
+	}
+	_, herr := st.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.cfg.Bucket), Key: st.object(key)})
+	if herr != nil && errors.Is(mapErr(herr), storage.ErrPermission) {
+		return &storage.Error{Op: "put", Key: key, Err: fmt.Errorf("%w: the server refused the write and closed the connection (%w)", storage.ErrPermission, err)}
+	}
+	return err
 }
