@@ -64,7 +64,13 @@ fuzz:
 		for pkg in $$($(GO) list ./...); do \
 			for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 				echo "== fuzz $$pkg $$f ($(FUZZTIME))"; \
-				$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+				if ! out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); then \
+					echo "$$out"; \
+					if echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+						echo "== fuzz $$f: the fuzz engine hit its own deadline (no failing input); once more"; \
+						$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+					else exit 1; fi; \
+				else echo "$$out" | tail -n 2; fi; \
 			done; \
 		done); done
 
