@@ -21,13 +21,13 @@ build:
 build-slim:
 	$(GO) build -tags nodevchain -o $(BIN)-slim ./cmd/node
 
-## dev: run a local node on embedded defaults (keys made on first start under ./.nvm-dev)
+## dev: run a local node on embedded defaults (keys made on first start under ./.nvm-dev); ARGS="--port 8031 --rpc-addr 127.0.0.1:18546" to move it
 dev: build
-	./$(BIN) dev
+	./$(BIN) dev $(ARGS)
 
 ## demo: publish, buy and download against a running `make dev` (in another terminal)
 demo: build
-	./$(BIN) demo
+	./$(BIN) demo $(ARGS)
 
 ## run: run the node with node.yaml / plugins.yaml / environment (see README)
 run: build

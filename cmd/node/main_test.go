@@ -274,7 +274,11 @@ func TestPluginsListAndCheck(t *testing.T) {
 	if err := os.WriteFile(good, []byte("plugins:\n  - id: storage.local\n    runtime: builtin\n    config: {root: "+filepath.Join(dir, "data")+"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := run(t, nil, "plugins", "check", "--plugins", good)
+	out, errOut, code := run(t, nil, "plugins", "list", "--plugins", good)
+	if code != 0 || !strings.Contains(out, "storage.local") {
+		t.Fatalf("list of a good file: %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, nil, "plugins", "check", "--plugins", good)
 	if code != 0 || !strings.Contains(out, "storage.local") || !strings.Contains(out, "ok") {
 		t.Fatalf("check of a good file: %d\n%s\n%s", code, out, errOut)
 	}
@@ -283,7 +287,7 @@ func TestPluginsListAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, code = run(t, nil, "plugins", "list", "--plugins", bad)
-	if code != 0 || !strings.Contains(out, "MISMATCH") {
+	if code != 1 || !strings.Contains(out, "MISMATCH") {
 		t.Fatalf("list: %d\n%s", code, out)
 	}
 	out, errOut, code = run(t, nil, "plugins", "check", "--plugins", bad)

@@ -34,21 +34,32 @@ func newPluginsListCmd() *cobra.Command {
 			}
 			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tRUNTIME\tPATH\tCHECKSUM")
+			var bad []string
 			for _, e := range entries {
 				sum := "-"
 				if e.Path != "" {
 					switch got, err := rpcplugin.FileSHA256(e.Path); {
 					case err != nil:
 						sum = "unreadable: " + err.Error()
+						bad = append(bad, e.ID)
 					case got == e.SHA256:
 						sum = "ok"
 					default:
 						sum = "MISMATCH (file has " + got + ")"
+						bad = append(bad, e.ID)
 					}
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.ID, e.Runtime, orDash(e.Path), sum)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			// A listing that shows a plugin the node would refuse to start
+			// must not look like success to a script.
+			if len(bad) > 0 {
+				return fmt.Errorf("%d of %d plugins would not start (checksum mismatch or unreadable file): %v", len(bad), len(entries), bad)
+			}
+			return nil
 		},
 	}
 	c.Flags().StringVar(&file, "plugins", "plugins.yaml", "the plugins.yaml to read")
