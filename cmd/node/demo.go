@@ -10,6 +10,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -23,8 +26,18 @@ import (
 
 func init() { extraCommands = append(extraCommands, newDemoCmd) }
 
+// findDevNode returns the URL a running `node dev` recorded in dataDir, or
+// the dev node's default address.
+func findDevNode(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, devURLFile))
+	if u := strings.TrimSpace(string(b)); err == nil && strings.HasPrefix(u, "http") {
+		return u
+	}
+	return "http://127.0.0.1:8030"
+}
+
 func newDemoCmd() *cobra.Command {
-	var nodeURL string
+	var nodeURL, dataDir string
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a publish, buy and download flow against a running `node dev`",
@@ -34,9 +47,15 @@ ether, gets an access token (the node verifies the payment and fulfils the agree
 and downloads the file; the escrow pays the publisher. The file is served by this command on
 127.0.0.1 (the dev node may fetch loopback URLs).`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runDemo(c.Context(), c.OutOrStdout(), nodeURL) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if nodeURL == "" {
+				nodeURL = findDevNode(dataDir)
+			}
+			return runDemo(c.Context(), c.OutOrStdout(), nodeURL)
+		},
 	}
-	c.Flags().StringVar(&nodeURL, "node", "http://127.0.0.1:8030", "the dev node's URL")
+	c.Flags().StringVar(&nodeURL, "node", "", "the dev node's URL (default: the one the dev node in --data-dir recorded, else http://127.0.0.1:8030)")
+	c.Flags().StringVar(&dataDir, "data-dir", "./.nvm-dev", "the dev node's data directory, where it records its URL")
 	return c
 }
 

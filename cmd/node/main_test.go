@@ -173,7 +173,11 @@ func TestDevNodeEndToEnd(t *testing.T) {
 	}
 	resp.Body.Close()
 	// `node demo`: publish, refuse the unpaid, order and pay, authorize, download.
-	out, errOut, code := run(t, nil, "demo", "--node", first.url)
+	// No --node: the demo finds the dev node through the URL it recorded.
+	if b, err := os.ReadFile(filepath.Join(dataDir, "node.url")); err != nil || strings.TrimSpace(string(b)) != first.url {
+		t.Fatalf("the dev node recorded %q (%v); it listens on %s", b, err, first.url)
+	}
+	out, errOut, code := run(t, nil, "demo", "--data-dir", dataDir)
 	if code != 0 || !strings.Contains(out, "demo complete") || !strings.Contains(out, "identical to the file") {
 		t.Fatalf("node demo: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -140,6 +141,10 @@ Unknown keys are errors. SIGTERM or SIGINT stops the node gracefully.`,
 	return c
 }
 
+// devURLFile, in a dev node's data directory, holds the URL its API listens
+// on while it runs; `node demo` reads it.
+const devURLFile = "node.url"
+
 func newDevCmd(env []string) *cobra.Command {
 	var f sourceFlags
 	var dataDir, rpcAddr, contractsFile string
@@ -193,9 +198,20 @@ chain.rpc_url (WEB3_PROVIDER_URL) uses that chain instead of the embedded one.`,
 					fmt.Fprintf(out, "  (%d) %s  %s\n", i, a.Address.Hex(), a.KeyHex)
 				}
 			}
-			fmt.Fprintf(out, "nvm-node dev: data in %s, API on http://%s:%d/ (docs at /api/v1/docs)\n",
-				dataDir, cfg.Server.Host, cfg.Server.Port)
-			return serveNode(c, cfg, log)
+			n, err := node.New(c.Context(), node.Options{Config: cfg, Version: version, Logger: log})
+			if err != nil {
+				return fmt.Errorf("%w (another node may be using the port: move this one with --port and --rpc-addr)", err)
+			}
+			apiURL := "http://" + n.Addr().String()
+			// Printed only once the port is bound, and recorded so that
+			// `node demo` finds this node wherever it listens.
+			fmt.Fprintf(out, "nvm-node dev: data in %s, API on %s/ (docs at /api/v1/docs)\n", dataDir, apiURL)
+			urlFile := filepath.Join(dataDir, devURLFile)
+			if err := os.WriteFile(urlFile, []byte(apiURL+"\n"), 0o600); err != nil {
+				log.Warn("could not record the API URL for `node demo`", "file", urlFile, "error", err)
+			}
+			defer os.Remove(urlFile)
+			return n.Run(c.Context())
 		},
 	}
 	f.register(c)
