@@ -299,3 +299,46 @@ func TestPluginsListAndCheck(t *testing.T) {
 		t.Fatalf("check of a tampered plugin: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+func TestKeysImport(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A well-known test key (the first Hardhat/Anvil account).
+	const hexKey = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+	const want = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+	kf := filepath.Join(dir, "key.hex")
+	if err := os.WriteFile(kf, []byte(hexKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "keys")
+	stdout, errOut, code := run(t, nil, "keys", "import", "--key-file", kf, "--out", out, "--password-file", pw, "--light")
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Fatalf("keys import: %d %q %q", code, stdout, errOut)
+	}
+	if strings.Contains(stdout+errOut, hexKey[2:]) {
+		t.Fatal("keys import printed the private key")
+	}
+	ks := filepath.Join(out, "provider-keystore.json")
+	if st, err := os.Stat(ks); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("keystore: %v %v", err, st)
+	}
+	if _, _, code := run(t, nil, "keys", "import", "--key-file", kf, "--out", out, "--password-file", pw, "--light"); code == 0 {
+		t.Fatal("keys import overwrote an existing keystore")
+	}
+	bad := filepath.Join(dir, "bad.hex")
+	if err := os.WriteFile(bad, []byte("0x1234zz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, nil, "keys", "import", "--key-file", bad, "--out", filepath.Join(dir, "k2"), "--password-file", pw); code == 0 || strings.Contains(errOut, "1234zz") {
+		t.Fatalf("a bad key: exit %d, %q", code, errOut)
+	}
+	// The raw key given where the node expects a keystore says what to do.
+	env := append(referenceEnv(), "PROVIDER_KEYFILE="+hexKey, "WEB3_PROVIDER_URL=http://127.0.0.1:1")
+	_, errOut, code = run(t, env, "serve", "--port", "0")
+	if code == 0 || !strings.Contains(errOut, "node keys import") || strings.Contains(errOut, hexKey[2:]) {
+		t.Fatalf("serve with a raw key as keystore: exit %d, %q", code, errOut)
+	}
+}

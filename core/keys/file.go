@@ -99,8 +99,20 @@ func displayPath(path string) string {
 		strings.ContainsAny(path, "/.") &&
 		!strings.ContainsAny(path, "\n\r ") &&
 		!strings.Contains(path, "-----")
+	if h := strings.TrimPrefix(strings.TrimSpace(path), "0x"); len(h) == 64 && isHex(h) {
+		return "(value hidden: it looks like a raw private key, not a file; write it as a keystore with `node keys import`)"
+	}
 	if !looksLikePath {
 		return "(value hidden: it does not look like a file path)"
 	}
 	return strconv.Quote(path)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

@@ -90,6 +90,26 @@ func GenerateKeystoreFile(path, password string, scryptN, scryptP int) (common.A
 	if err != nil {
 		return common.Address{}, fmt.Errorf("keys: generate account key: %w", err)
 	}
+	return writeKeystore(path, priv, password, scryptN, scryptP)
+}
+
+// ImportKeystoreFile writes an existing account key, given as hex (with or
+// without 0x, surrounding space ignored), as a new keystore v3 file at path,
+// mode 0600, encrypted with password. It never overwrites a file, and errors
+// never quote the key.
+func ImportKeystoreFile(path, hexKey, password string, scryptN, scryptP int) (common.Address, error) {
+	if password == "" {
+		return common.Address{}, fmt.Errorf("%w: refusing to write a keystore with an empty password", ErrBadKey)
+	}
+	h := strings.TrimPrefix(strings.TrimSpace(hexKey), "0x")
+	priv, err := crypto.HexToECDSA(h)
+	if err != nil {
+		return common.Address{}, fmt.Errorf("%w: the account key is not 64 hex digits of a valid secp256k1 private key", ErrBadKey)
+	}
+	return writeKeystore(path, priv, password, scryptN, scryptP)
+}
+
+func writeKeystore(path string, priv *ecdsa.PrivateKey, password string, scryptN, scryptP int) (common.Address, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return common.Address{}, fmt.Errorf("keys: generate keystore id: %w", err)
