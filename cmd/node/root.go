@@ -261,7 +261,7 @@ and print the effective configuration as YAML with secrets redacted.`,
 		},
 	}
 	f.register(c)
-	c.Flags().BoolVar(&dev, "dev", false, "show the configuration of `node dev`")
+	c.Flags().BoolVar(&dev, "dev", false, "show the configuration of node dev")
 	c.Flags().StringVar(&dataDir, "data-dir", "./.nvm-dev", "with --dev: the dev node's data directory")
 	return c
 }

@@ -234,6 +234,10 @@ func TestTypeErrorsNameSource(t *testing.T) {
 	if !strings.Contains(msg, "server.port") || !strings.Contains(msg, "from reference environment variables") {
 		t.Errorf("port type error lacks key or source:\n%s", msg)
 	}
+	// The bad value is quoted, and the decoder's heading is not a problem.
+	if !strings.Contains(msg, `"soon" is not a duration`) || strings.Contains(msg, "decoding failed") {
+		t.Errorf("duration error does not quote the value, or repeats the decoder's heading:\n%s", msg)
+	}
 }
 
 func TestMissingFileIsAnError(t *testing.T) {

@@ -237,7 +237,7 @@ func decode(values map[string]any, out *Config) error {
 	return k.UnmarshalWithConf("", out, koanf.UnmarshalConf{
 		DecoderConfig: &mapstructure.DecoderConfig{
 			DecodeHook: mapstructure.ComposeDecodeHookFunc(
-				mapstructure.StringToTimeDurationHookFunc(),
+				durationHook,
 				mapstructure.StringToSliceHookFunc(","),
 			),
 			WeaklyTypedInput: true,
@@ -245,6 +245,20 @@ func decode(values map[string]any, out *Config) error {
 			TagName:          "koanf",
 		},
 	})
+}
+
+// durationHook parses durations like mapstructure's own hook, but its error
+// quotes the bad value and the accepted form: the decoder keeps only the
+// last wrapped message, which for time.ParseDuration is "unknown unit".
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(data.(string)))
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration (write it as 300ms, 30s, 5m or 1h30m)", data)
+	}
+	return d, nil
 }
 
 // decodeMessages flattens a decoder error tree into one message per problem.
@@ -259,7 +273,8 @@ func decodeMessages(err error) []string {
 			return
 		}
 		for _, line := range strings.Split(e.Error(), "\n") {
-			if line = strings.TrimSpace(line); line != "" {
+			// The decoder's own heading is not a problem of its own.
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "decoding failed due to the following error") {
 				msgs = append(msgs, line)
 			}
 		}
