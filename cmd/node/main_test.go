@@ -338,7 +338,7 @@ func TestKeysImport(t *testing.T) {
 	// The raw key given where the node expects a keystore says what to do.
 	env := append(referenceEnv(), "PROVIDER_KEYFILE="+hexKey, "WEB3_PROVIDER_URL=http://127.0.0.1:1")
 	_, errOut, code = run(t, env, "serve", "--port", "0")
-	if code == 0 || !strings.Contains(errOut, "node keys import") || strings.Contains(errOut, hexKey[2:]) {
+	if code != 2 || !strings.Contains(errOut, "node keys import") || strings.Contains(errOut, hexKey[2:]) {
 		t.Fatalf("serve with a raw key as keystore: exit %d, %q", code, errOut)
 	}
 }

@@ -74,7 +74,9 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		RSAPublicKeyFile:  cfg.Keys.RSAPublicKeyFile,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("loading keys: %w", err)
+		// Keys that do not load are a configuration problem (exit status 2,
+		// as every other one), whatever the reason.
+		return nil, fmt.Errorf("%w: loading keys: %w", config.ErrInvalid, err)
 	}
 	prober, err := chain.NewProber(chain.ProberConfig{
 		RPCURL:          cfg.Chain.RPCURL,
