@@ -181,6 +181,7 @@ func TestDevNodeEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "demo complete") || !strings.Contains(out, "identical to the file") {
 		t.Fatalf("node demo: exit %d\n%s\n%s", code, out, errOut)
 	}
+	sdkUploadToDevNode(t, first.url, dataDir)
 	first.stop(t)
 
 	second := startDev(t, dataDir)
@@ -340,5 +341,54 @@ func TestKeysImport(t *testing.T) {
 	_, errOut, code = run(t, env, "serve", "--port", "0")
 	if code != 2 || !strings.Contains(errOut, "node keys import") || strings.Contains(errOut, hexKey[2:]) {
 		t.Fatalf("serve with a raw key as keystore: exit %d, %q", code, errOut)
+	}
+}
+
+// sdkUploadToDevNode runs the official SDK's uploadContent (as s3 and ipfs,
+// names the SDK can send) against a dev node on its defaults: both land in
+// the dev node's local storage under its data dir.
+func sdkUploadToDevNode(t *testing.T, nodeURL, dataDir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("Node.js is needed for the SDK upload check (CI installs it)")
+	}
+	modules, _ := filepath.Abs("../../core/asset/testdata/sdk-interop/node_modules")
+	if _, err := os.Stat(modules); err != nil {
+		t.Fatalf("the SDK is not installed (make deps): %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "data.bin")
+	data := bytes.Repeat([]byte("nvm\x00\xff"), 40000)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "../../core/api/testdata/sdk-upload.cjs", nodeURL, file)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("SDK upload to the dev node: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var got struct {
+		File struct{ URL, Password string }
+		IPFS string `json:"ipfs"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	key, ok := strings.CutPrefix(got.File.URL, "local://")
+	if !ok || got.File.Password != "" {
+		t.Fatalf("SDK upload answered %+v; want a local:// URL and no password", got.File)
+	}
+	stored, err := os.ReadFile(filepath.Join(dataDir, "files", key))
+	if err != nil || !bytes.Equal(stored, data) {
+		t.Fatalf("the uploaded file is not in the dev node's local storage: %v (%d bytes)", err, len(stored))
+	}
+	if got.IPFS != "accepted" {
+		t.Fatalf("an SDK upload to ipfs on the dev node: %s", got.IPFS)
 	}
 }

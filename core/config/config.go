@@ -124,6 +124,11 @@ type Upload struct {
 	// Uploads are exempt from server.read_timeout and write_timeout, which
 	// would cut any upload longer than them.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// Aliases are upload route names answered by another storage plugin:
+	// {s3: local} makes /upload/s3 store into storage.local. The official
+	// SDK can only name s3, ipfs and filecoin; `node dev` maps all three to
+	// its local storage so that SDK uploads work with nothing set up.
+	Aliases map[string]string `koanf:"aliases"`
 }
 
 // Upload access values.

@@ -123,7 +123,11 @@ func Load(base Config, src Sources) (*Config, []string, error) {
 		}
 	}
 	cfg := base
-	cfg.Plugins = plugins
+	// plugins.yaml, when given, replaces the base's plugins (the dev
+	// defaults' local storage); without one the base's stay.
+	if src.PluginsFile != "" {
+		cfg.Plugins = plugins
+	}
 	if err := decode(merged.All(), &cfg); err != nil {
 		return nil, warnings, Problems(decodeMessages(err))
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nvm-node/nvm-node/core/config"
 	"github.com/nvm-node/nvm-node/core/keys"
+	"github.com/nvm-node/nvm-node/core/pluginhost"
 )
 
 // Files `node dev` keeps under its data directory.
@@ -67,6 +69,14 @@ func DevConfig(dataDir string) (config.Config, error) {
 	cfg.Chain.ArtifactsFolder = path("artifacts")
 	cfg.Asset.StorePath = path("metadata.db")
 	cfg.Storage.AllowPrivateURLs = true // dev assets often live on localhost
+	// Local storage that accepts uploads, under the data dir, unless a
+	// plugins.yaml is given; the SDK's upload names all land in it.
+	root, err := json.Marshal(map[string]any{"root": path("files"), "create": true})
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Plugins = []pluginhost.Entry{{ID: "storage.local", Runtime: pluginhost.RuntimeBuiltin, Config: root}}
+	cfg.Upload.Aliases = map[string]string{"s3": "local", "ipfs": "local", "filecoin": "local"}
 	return cfg, nil
 }
 

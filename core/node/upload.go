@@ -41,5 +41,15 @@ func uploadConfig(ctx context.Context, cfg *config.Config, host *pluginhost.Host
 		}
 		up.Targets[e.Name()] = api.UploadTarget{Backend: b, URLPrefix: prefixes[0], Writable: info.Has(storage.CapWrite)}
 	}
+	for alias, name := range cfg.Upload.Aliases {
+		t, ok := up.Targets[name]
+		if _, taken := up.Targets[alias]; taken || !ok {
+			// A plugin of that name wins over an alias; an alias to a
+			// plugin that is not loaded answers "not supported" as any
+			// unknown name.
+			continue
+		}
+		up.Targets[alias] = t
+	}
 	return up, nil
 }
