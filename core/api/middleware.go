@@ -69,7 +69,28 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 
 // observe logs and counts every request once it is answered. Route labels are
 // chi patterns, never raw paths, so metric cardinality stays bounded.
-func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
+// AccessLog chooses which requests get an access log line. The zero value
+// logs every request.
+type AccessLog struct {
+	// Off logs no request.
+	Off bool
+	// OnlyErrors logs only 4xx and 5xx answers and requests slower than
+	// Slow.
+	OnlyErrors bool
+	Slow       time.Duration
+}
+
+func (a AccessLog) wants(status int, elapsed time.Duration) bool {
+	switch {
+	case a.Off:
+		return false
+	case a.OnlyErrors:
+		return status >= 400 || (a.Slow > 0 && elapsed >= a.Slow)
+	}
+	return true
+}
+
+func observe(log *slog.Logger, m *httpMetrics, access AccessLog) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -92,6 +113,9 @@ func observe(log *slog.Logger, m *httpMetrics) func(http.Handler) http.Handler {
 			}
 			m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 			m.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
+			if !access.wants(status, elapsed) {
+				return
+			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("route", route),

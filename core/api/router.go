@@ -49,6 +49,8 @@ type Config struct {
 	Logger       *slog.Logger
 	Metrics      *prometheus.Registry
 	MaxBodyBytes int64
+	// AccessLog chooses the requests that get an access log line.
+	AccessLog AccessLog
 	// PublicURL, when set, is the base of links the node hands out (docs).
 	PublicURL       string
 	TrustProxy      bool
@@ -114,7 +116,7 @@ func New(cfg Config) (http.Handler, error) {
 	m := newHTTPMetrics(cfg.Metrics)
 
 	r := chi.NewRouter()
-	r.Use(requestID, observe(s.log, m), recoverer(s.log), cors, exceptUploads(limitBody(cfg.MaxBodyBytes)))
+	r.Use(requestID, observe(s.log, m, cfg.AccessLog), recoverer(s.log), cors, exceptUploads(limitBody(cfg.MaxBodyBytes)))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), s.log, w, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)})
 	})

@@ -64,6 +64,12 @@ func (c *Config) Validate() Problems {
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
+	if !slices.Contains([]string{AccessLogErrors, AccessLogAll, AccessLogOff}, c.Log.Access) {
+		add("log.access: %q is not one of %s, %s, %s", c.Log.Access, AccessLogErrors, AccessLogAll, AccessLogOff)
+	}
+	if c.Log.AccessSlow < 0 {
+		add("log.access_slow: must not be negative")
+	}
 	if !slices.Contains([]string{"json", "text"}, c.Log.Format) {
 		add("log.format: %q is not one of json, text", c.Log.Format)
 	}

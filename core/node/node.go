@@ -173,12 +173,17 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.plugins.Collector())
 	handler, err := api.New(api.Config{
-		Version:         opts.Version,
-		Keys:            kr,
-		Chain:           prober,
-		Logger:          log.With("component", "api"),
-		Metrics:         reg,
-		MaxBodyBytes:    cfg.Server.MaxBodyBytes,
+		Version:      opts.Version,
+		Keys:         kr,
+		Chain:        prober,
+		Logger:       log.With("component", "api"),
+		Metrics:      reg,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		AccessLog: api.AccessLog{
+			Off:        cfg.Log.Access == config.AccessLogOff,
+			OnlyErrors: cfg.Log.Access == config.AccessLogErrors,
+			Slow:       cfg.Log.AccessSlow,
+		},
 		PublicURL:       cfg.Server.PublicURL,
 		TrustProxy:      cfg.Server.TrustProxy,
 		RPCURL:          cfg.Chain.RPCURL,
