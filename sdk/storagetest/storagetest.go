@@ -64,12 +64,42 @@ type Options struct {
 	Unconfigured func(t *testing.T) storage.Backend
 	// BadConfig is a configuration the backend must refuse.
 	BadConfig plugin.Config
+	// ReadOnly runs the suite for a backend that serves objects but takes
+	// no writes (it must not declare storage.CapWrite, and its Put must
+	// fail with errors.ErrUnsupported or storage.ErrPermission). Objects
+	// are then made with Seed; the write tests are replaced by one that
+	// checks writes are refused and change nothing.
+	ReadOnly bool
+	// Seed, with ReadOnly, stores an object behind b (in the folder or
+	// bucket b reads), so that b then serves data under key.
+	Seed func(t *testing.T, b storage.Backend, key string, data []byte)
 }
 
 // Run runs the conformance suite as subtests of t.
 func Run(t *testing.T, o Options) {
 	t.Helper()
 	s := &suite{o: o}
+	if o.ReadOnly {
+		if o.Seed == nil {
+			t.Fatal("storagetest: Options.ReadOnly needs Options.Seed")
+		}
+		// The tests below only read what Seed made; writes are checked
+		// to be refused.
+		t.Run("Info", s.testInfo)
+		t.Run("WritesRefused", s.testWritesRefused)
+		t.Run("GetStat", s.testPutGetStat)
+		t.Run("EmptyObject", s.testEmpty)
+		t.Run("NotFound", s.testNotFound)
+		t.Run("InvalidKey", s.testInvalidKey)
+		t.Run("Range", s.testRange)
+		t.Run("List", s.testList)
+		t.Run("ContextCancelled", s.testCancelled)
+		t.Run("ReaderOutlivesContext", s.testReaderOutlivesCtx)
+		t.Run("Presign", s.testPresign)
+		t.Run("Close", s.testClose)
+		t.Run("FailedConfigure", s.testFailedConfigure)
+		return
+	}
 	t.Run("Info", s.testInfo)
 	t.Run("PutGetStat", s.testPutGetStat)
 	t.Run("EmptyObject", s.testEmpty)
@@ -112,8 +142,18 @@ func info(t *testing.T, b storage.Backend) plugin.Info {
 	return i
 }
 
-func put(t *testing.T, b storage.Backend, key, data string) storage.ObjectInfo {
+// put stores data under key: through Put, or through Seed for a read-only
+// backend (then the info is Stat's).
+func (s *suite) put(t *testing.T, b storage.Backend, key, data string) storage.ObjectInfo {
 	t.Helper()
+	if s.o.ReadOnly {
+		s.o.Seed(t, b, key, []byte(data))
+		oi, err := b.Stat(t.Context(), key)
+		if err != nil {
+			t.Fatalf("Stat(%q) of a seeded object: %v", key, err)
+		}
+		return oi
+	}
 	oi, err := b.Put(t.Context(), key, strings.NewReader(data), storage.PutOptions{ContentType: "text/plain"})
 	if err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
@@ -166,13 +206,43 @@ func (s *suite) testInfo(t *testing.T) {
 	if i.APIVersion != storage.APIVersion {
 		t.Errorf("Info.APIVersion = %d, want %d", i.APIVersion, storage.APIVersion)
 	}
+	if s.o.ReadOnly && i.Has(storage.CapWrite) {
+		t.Errorf("a read-only backend declares %s", storage.CapWrite)
+	}
+}
+
+// refused reports whether err is how a read-only backend refuses a write.
+func refused(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, storage.ErrPermission)
+}
+
+func (s *suite) testWritesRefused(t *testing.T) {
+	b := s.backend(t)
+	ctx := t.Context()
+	_, err := b.Put(ctx, "new/key", strings.NewReader("x"), storage.PutOptions{})
+	if !refused(err) {
+		t.Errorf("Put to a read-only backend: %v, want an error wrapping errors.ErrUnsupported or storage.ErrPermission", err)
+	}
+	if _, err := b.Stat(ctx, "new/key"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused Put left an object (Stat: %v)", err)
+	}
+	s.put(t, b, "seeded", "original")
+	if _, err := b.Put(ctx, "seeded", strings.NewReader("changed"), storage.PutOptions{}); !refused(err) {
+		t.Errorf("overwrite on a read-only backend: %v", err)
+	}
+	if err := b.Delete(ctx, "seeded"); !refused(err) {
+		t.Errorf("Delete on a read-only backend: %v, want a refusal", err)
+	}
+	if got, _ := get(t, b, "seeded", nil); got != "original" {
+		t.Errorf("object after refused writes = %q, want the original", got)
+	}
 }
 
 func (s *suite) testPutGetStat(t *testing.T) {
 	b := s.backend(t)
 	before := time.Now().Add(-time.Minute)
 	const key, data = "dir/sub/hello.txt", "hello, world"
-	pi := put(t, b, key, data)
+	pi := s.put(t, b, key, data)
 	if pi.Key != key || pi.Size != int64(len(data)) || pi.ETag == "" || pi.ModTime.Before(before) {
 		t.Errorf("Put info = %+v", pi)
 	}
@@ -188,7 +258,7 @@ func (s *suite) testPutGetStat(t *testing.T) {
 		if oi.Key != key || oi.Size != pi.Size || oi.ETag != pi.ETag || !oi.ModTime.Equal(pi.ModTime) {
 			t.Errorf("%s info = %+v, Put info = %+v", name, oi, pi)
 		}
-		if info(t, b).Has(storage.CapContentType) && oi.ContentType != "text/plain" {
+		if !s.o.ReadOnly && info(t, b).Has(storage.CapContentType) && oi.ContentType != "text/plain" {
 			t.Errorf("%s content type = %q, want text/plain (backend declares %s)", name, oi.ContentType, storage.CapContentType)
 		}
 	}
@@ -196,7 +266,7 @@ func (s *suite) testPutGetStat(t *testing.T) {
 
 func (s *suite) testEmpty(t *testing.T) {
 	b := s.backend(t)
-	if oi := put(t, b, "empty", ""); oi.Size != 0 {
+	if oi := s.put(t, b, "empty", ""); oi.Size != 0 {
 		t.Errorf("size %d", oi.Size)
 	}
 	if got, oi := get(t, b, "empty", nil); got != "" || oi.Size != 0 {
@@ -209,8 +279,8 @@ func (s *suite) testEmpty(t *testing.T) {
 
 func (s *suite) testOverwrite(t *testing.T) {
 	b := s.backend(t)
-	first := put(t, b, "k", "first version")
-	second := put(t, b, "k", "second")
+	first := s.put(t, b, "k", "first version")
+	second := s.put(t, b, "k", "second")
 	if got, _ := get(t, b, "k", nil); got != "second" {
 		t.Errorf("Get after overwrite = %q", got)
 	}
@@ -226,8 +296,10 @@ func (s *suite) testNotFound(t *testing.T) {
 	wantErr(t, "Get", err, storage.ErrNotFound, "get")
 	_, err = b.Stat(ctx, "missing")
 	wantErr(t, "Stat", err, storage.ErrNotFound, "stat")
-	wantErr(t, "Delete", b.Delete(ctx, "missing"), storage.ErrNotFound, "delete")
-	put(t, b, "dir/file", "x")
+	if !s.o.ReadOnly {
+		wantErr(t, "Delete", b.Delete(ctx, "missing"), storage.ErrNotFound, "delete")
+	}
+	s.put(t, b, "dir/file", "x")
 	_, err = b.Stat(ctx, "dir")
 	wantErr(t, "Stat of a key's parent", err, storage.ErrNotFound, "stat")
 	_, err = b.Stat(ctx, "dir/file/below")
@@ -243,10 +315,13 @@ func (s *suite) testInvalidKey(t *testing.T) {
 	for _, k := range BadKeys {
 		_, _, err := b.Get(ctx, k, storage.GetOptions{})
 		wantErr(t, fmt.Sprintf("Get(%q)", k), err, storage.ErrInvalidKey, "get")
-		_, err = b.Put(ctx, k, strings.NewReader("x"), storage.PutOptions{})
-		wantErr(t, fmt.Sprintf("Put(%q)", k), err, storage.ErrInvalidKey, "put")
 		_, err = b.Stat(ctx, k)
 		wantErr(t, fmt.Sprintf("Stat(%q)", k), err, storage.ErrInvalidKey, "stat")
+		if s.o.ReadOnly {
+			continue // writes are refused before keys are looked at
+		}
+		_, err = b.Put(ctx, k, strings.NewReader("x"), storage.PutOptions{})
+		wantErr(t, fmt.Sprintf("Put(%q)", k), err, storage.ErrInvalidKey, "put")
 		wantErr(t, fmt.Sprintf("Delete(%q)", k), b.Delete(ctx, k), storage.ErrInvalidKey, "delete")
 	}
 }
@@ -291,7 +366,7 @@ func (s *suite) testIfAbsent(t *testing.T) {
 func (s *suite) testRange(t *testing.T) {
 	b := s.backend(t)
 	const data = "0123456789"
-	put(t, b, "r", data)
+	s.put(t, b, "r", data)
 	for _, tc := range []struct {
 		r    storage.Range
 		want string
@@ -324,7 +399,7 @@ func (s *suite) testList(t *testing.T) {
 	}
 	keys := []string{"a.txt", "a/b", "a/c/d", "a0", "b", "ab/x"}
 	for _, k := range keys {
-		put(t, b, k, "v-"+k)
+		s.put(t, b, k, "v-"+k)
 	}
 	list := func(prefix string, limit int) []string {
 		var out []string
@@ -384,8 +459,8 @@ func (s *suite) testList(t *testing.T) {
 
 func (s *suite) testDelete(t *testing.T) {
 	b := s.backend(t)
-	put(t, b, "d/x", "1")
-	put(t, b, "d/y", "2")
+	s.put(t, b, "d/x", "1")
+	s.put(t, b, "d/y", "2")
 	if err := b.Delete(t.Context(), "d/x"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -398,7 +473,7 @@ func (s *suite) testDelete(t *testing.T) {
 	if err := b.Delete(t.Context(), "d/y"); err != nil {
 		t.Fatal(err)
 	}
-	put(t, b, "d", "a key where a directory was")
+	s.put(t, b, "d", "a key where a directory was")
 }
 
 // failingReader yields n bytes then fails.
@@ -424,7 +499,7 @@ func (s *suite) testFailedPut(t *testing.T) {
 	}
 	_, err = b.Stat(t.Context(), "broken")
 	wantErr(t, "Stat after failed Put", err, storage.ErrNotFound, "stat")
-	put(t, b, "kept", "old")
+	s.put(t, b, "kept", "old")
 	if _, err := b.Put(t.Context(), "kept", &failingReader{n: 10}, storage.PutOptions{}); err == nil {
 		t.Fatal("overwrite from a failing reader succeeded")
 	}
@@ -508,18 +583,21 @@ func (r *cancelReader) Read(p []byte) (int, error) {
 
 func (s *suite) testCancelled(t *testing.T) {
 	b := s.backend(t)
-	put(t, b, "exists", "x")
+	s.put(t, b, "exists", "x")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, _, err := b.Get(ctx, "exists", storage.GetOptions{})
 	wantErr(t, "Get", err, context.Canceled, "")
-	_, err = b.Put(ctx, "new", strings.NewReader("x"), storage.PutOptions{})
-	wantErr(t, "Put", err, context.Canceled, "")
 	_, err = b.Stat(ctx, "exists")
 	wantErr(t, "Stat", err, context.Canceled, "")
-	wantErr(t, "Delete", b.Delete(ctx, "exists"), context.Canceled, "")
 	_, err = b.List(ctx, storage.ListOptions{})
 	wantErr(t, "List", err, context.Canceled, "")
+	if s.o.ReadOnly {
+		return
+	}
+	_, err = b.Put(ctx, "new", strings.NewReader("x"), storage.PutOptions{})
+	wantErr(t, "Put", err, context.Canceled, "")
+	wantErr(t, "Delete", b.Delete(ctx, "exists"), context.Canceled, "")
 	if _, err := b.Stat(t.Context(), "new"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("Put with a cancelled context stored an object (Stat: %v)", err)
 	}
@@ -546,9 +624,7 @@ func (s *suite) testCancelled(t *testing.T) {
 func (s *suite) testReaderOutlivesCtx(t *testing.T) {
 	b := s.backend(t)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
-	if _, err := b.Put(t.Context(), "long", bytes.NewReader(data), storage.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s.put(t, b, "long", string(data))
 	ctx, cancel := context.WithCancel(t.Context())
 	rc, _, err := b.Get(ctx, "long", storage.GetOptions{})
 	if err != nil {
@@ -599,8 +675,8 @@ func (s *suite) testPresign(t *testing.T) {
 		t.Fatalf("backend declares %s but %T does not implement storage.Presigner", storage.CapPresign, b)
 	}
 	const keyA, keyB = "presign/obj-a", "presign/obj-b"
-	put(t, b, keyA, "content of A")
-	put(t, b, keyB, "content of B")
+	s.put(t, b, keyA, "content of A")
+	s.put(t, b, keyB, "content of B")
 
 	u, err := p.Presign(ctx, keyA, storage.PresignOptions{Method: http.MethodGet, Expires: time.Minute})
 	if err != nil {
@@ -862,7 +938,7 @@ func (s *suite) testLarge(t *testing.T) {
 func (s *suite) testClose(t *testing.T) {
 	b := s.o.New(t)
 	ctx := t.Context()
-	put(t, b, "before", "data")
+	s.put(t, b, "before", "data")
 	rc, _, err := b.Get(ctx, "before", storage.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -875,11 +951,13 @@ func (s *suite) testClose(t *testing.T) {
 	rc.Close()
 	_, _, err = b.Get(ctx, "before", storage.GetOptions{})
 	wantErr(t, "Get after Close", err, plugin.ErrClosed, "")
-	_, err = b.Put(ctx, "after", strings.NewReader("x"), storage.PutOptions{})
-	wantErr(t, "Put after Close", err, plugin.ErrClosed, "")
 	_, err = b.Stat(ctx, "before")
 	wantErr(t, "Stat after Close", err, plugin.ErrClosed, "")
-	wantErr(t, "Delete after Close", b.Delete(ctx, "before"), plugin.ErrClosed, "")
+	if !s.o.ReadOnly {
+		_, err = b.Put(ctx, "after", strings.NewReader("x"), storage.PutOptions{})
+		wantErr(t, "Put after Close", err, plugin.ErrClosed, "")
+		wantErr(t, "Delete after Close", b.Delete(ctx, "before"), plugin.ErrClosed, "")
+	}
 	_, err = b.List(ctx, storage.ListOptions{})
 	wantErr(t, "List after Close", err, plugin.ErrClosed, "")
 	if _, err := b.Info(ctx); err != nil {

@@ -51,6 +51,11 @@ type Config struct {
 	// NoSync skips fsync before Put's rename: faster, but a power loss may
 	// leave an empty or partial object. For tests and caches only.
 	NoSync bool `json:"noSync"`
+	// ReadOnly serves the folder without ever writing to it: Put and Delete
+	// fail with errors.ErrUnsupported and storage.write is not declared, so
+	// the node refuses uploads to it. For a dataset folder an operator
+	// publishes from.
+	ReadOnly bool `json:"read_only"`
 }
 
 // Backend is the local filesystem storage.Backend. Call New, then Configure.
@@ -68,10 +73,23 @@ func New() *Backend { return &Backend{} }
 
 // Info implements plugin.Plugin.
 func (b *Backend) Info(context.Context) (plugin.Info, error) {
+	caps := []plugin.Capability{storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent}
+	b.mu.RLock()
+	if b.cfg.ReadOnly {
+		caps = []plugin.Capability{storage.CapRange, storage.CapList}
+	}
+	b.mu.RUnlock()
 	return plugin.Info{
 		Kind: plugin.KindStorage, Name: Name, Version: "v0.1.0", APIVersion: storage.APIVersion,
-		Capabilities: []plugin.Capability{storage.CapRange, storage.CapWrite, storage.CapList, storage.CapIfAbsent},
+		Capabilities: caps,
 	}, nil
+}
+
+// readOnly reports whether the backend was configured read-only.
+func (b *Backend) readOnly() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.cfg.ReadOnly
 }
 
 // Configure implements plugin.Plugin.
@@ -83,7 +101,7 @@ func (b *Backend) Configure(_ context.Context, raw plugin.Config) error {
 	if cfg.Root == "" {
 		return fmt.Errorf("%w: root is required", plugin.ErrInvalidConfig)
 	}
-	if cfg.Create {
+	if cfg.Create && !cfg.ReadOnly {
 		if err := os.MkdirAll(cfg.Root, 0o750); err != nil {
 			return fmt.Errorf("%w: creating root: %w", plugin.ErrInvalidConfig, err)
 		}
@@ -92,9 +110,11 @@ func (b *Backend) Configure(_ context.Context, raw plugin.Config) error {
 	if err != nil {
 		return fmt.Errorf("%w: opening root: %w", plugin.ErrInvalidConfig, err)
 	}
-	if err := root.MkdirAll(tmpDir, 0o700); err != nil {
-		root.Close()
-		return fmt.Errorf("%w: creating %s in root: %w", plugin.ErrInvalidConfig, tmpDir, err)
+	if !cfg.ReadOnly {
+		if err := root.MkdirAll(tmpDir, 0o700); err != nil {
+			root.Close()
+			return fmt.Errorf("%w: creating %s in root: %w", plugin.ErrInvalidConfig, tmpDir, err)
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -241,6 +261,9 @@ func (b *Backend) Put(ctx context.Context, key string, src io.Reader, opts stora
 	if err := validate(ctx, "put", key); err != nil {
 		return storage.ObjectInfo{}, err
 	}
+	if b.readOnly() {
+		return storage.ObjectInfo{}, &storage.Error{Op: "put", Key: key, Err: fmt.Errorf("the folder is served read-only: %w", errors.ErrUnsupported)}
+	}
 	fail := func(err error) (storage.ObjectInfo, error) {
 		return storage.ObjectInfo{}, &storage.Error{Op: "put", Key: key, Err: mapErr(err)}
 	}
@@ -348,6 +371,9 @@ func (b *Backend) Stat(ctx context.Context, key string) (storage.ObjectInfo, err
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := validate(ctx, "delete", key); err != nil {
 		return err
+	}
+	if b.readOnly() {
+		return &storage.Error{Op: "delete", Key: key, Err: fmt.Errorf("the folder is served read-only: %w", errors.ErrUnsupported)}
 	}
 	err := b.withRoot(func(r *os.Root) error {
 		fi, err := r.Lstat(key)

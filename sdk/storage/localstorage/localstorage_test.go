@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nvm-node/nvm-node/sdk/plugin"
@@ -31,6 +32,54 @@ func TestConformance(t *testing.T) {
 		Unconfigured: func(*testing.T) storage.Backend { return localstorage.New() },
 		BadConfig:    plugin.Config(`{"root":"/nonexistent/nvm-node-test"}`),
 	})
+}
+
+// TestReadOnlyConformance runs the read-only suite over a folder the backend
+// serves with read_only: objects are seeded behind it, and every write is
+// refused without touching the folder.
+func TestReadOnlyConformance(t *testing.T) {
+	roots := map[storage.Backend]string{}
+	var mu sync.Mutex
+	storagetest.Run(t, storagetest.Options{
+		ReadOnly: true,
+		New: func(t *testing.T) storage.Backend {
+			dir := t.TempDir()
+			raw, _ := json.Marshal(localstorage.Config{Root: dir, ReadOnly: true})
+			b := localstorage.New()
+			if err := b.Configure(t.Context(), raw); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			roots[b] = dir
+			mu.Unlock()
+			return b
+		},
+		Seed: func(t *testing.T, b storage.Backend, key string, data []byte) {
+			mu.Lock()
+			dir := roots[b]
+			mu.Unlock()
+			p := filepath.Join(dir, filepath.FromSlash(key))
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Unconfigured: func(*testing.T) storage.Backend { return localstorage.New() },
+		BadConfig:    plugin.Config(`{"root":"/nonexistent/nvm-node-test","read_only":true}`),
+	})
+	// Nothing of the backend's own (its temporary folder) was written.
+	dir := t.TempDir()
+	raw, _ := json.Marshal(localstorage.Config{Root: dir, ReadOnly: true, Create: true})
+	b := localstorage.New()
+	if err := b.Configure(t.Context(), raw); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(t.Context())
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a read-only backend wrote into its folder: %v", entries)
+	}
 }
 
 // TestSymlinkEscape plants symlinks leading out of the root, as an operator
