@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -305,9 +306,30 @@ func TestDocs(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("docs page: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{"/api/v1/node/services/encrypt", "PSK-RSA", "<h2>"} {
-		if !strings.Contains(string(body), want) {
+	page := string(body)
+	for _, want := range []string{"/api/v1/node/services/encrypt", "PSK-RSA", "<h2>", "<code>"} {
+		if !strings.Contains(page, want) {
 			t.Errorf("docs page lacks %q", want)
 		}
+	}
+	// Markdown is rendered, not shown: no backtick survives in the text.
+	if strings.Contains(page, "`") {
+		i := strings.Index(page, "`")
+		t.Errorf("docs page shows a raw backtick: ...%s...", page[max(0, i-60):min(len(page), i+60)])
+	}
+	// Every schema the page links to is defined on it.
+	for _, m := range regexp.MustCompile(`href="#(schema-[^"]+)"`).FindAllStringSubmatch(page, -1) {
+		if !strings.Contains(page, `id="`+m[1]+`"`) {
+			t.Errorf("docs page links to %s, which it does not define", m[1])
+		}
+	}
+	// The page names the node's version, as GET / does.
+	_, info := n.do("GET", "/", "", nil)
+	var i struct{ APIversion string }
+	if err := json.Unmarshal(info, &i); err != nil || i.APIversion == "" || !strings.Contains(page, "<small>"+i.APIversion+"</small>") {
+		t.Errorf("docs page version differs from GET /'s %q (%v)", i.APIversion, err)
+	}
+	if doc.Info.Version != i.APIversion {
+		t.Errorf("docs-json version %q, GET / %q", doc.Info.Version, i.APIversion)
 	}
 }

@@ -108,7 +108,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err := cfg.Upload.validate(); err != nil {
 		return nil, err
 	}
-	d, err := loadDocs()
+	d, err := loadDocs(cfg.Version)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
