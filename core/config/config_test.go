@@ -378,7 +378,7 @@ func TestLimitsSettings(t *testing.T) {
 		`limits.trusted_proxies[0]: "proxy.local" is not an address or CIDR prefix`, "limits.ipv6_prefix: 200",
 		"limits.classes.read.burst: must be at least 1", "limits.classes.write: rate, burst",
 		"limits.replay.per_client: must be between", "limits.replay.max_assertion_age: must be a positive duration of at most 1h",
-		"limits.upload.grace: must be a positive duration", "limits.upload.buffer_bytes: must not be negative",
+		"limits.upload.grace: must be a positive duration", "limits.upload.buffer_bytes: must be positive",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)

@@ -139,7 +139,7 @@ func (l *Limits) validate(add func(string, ...any)) {
 	if l.Upload.MinRate > 0 && l.Upload.Grace <= 0 {
 		add("limits.upload.grace: must be a positive duration with limits.upload.min_rate")
 	}
-	if l.Upload.BufferBytes < 0 {
-		add("limits.upload.buffer_bytes: must not be negative")
+	if l.Upload.BufferBytes <= 0 {
+		add("limits.upload.buffer_bytes: must be positive")
 	}
 }
