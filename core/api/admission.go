@@ -41,10 +41,7 @@ func routePattern(r *http.Request) string {
 // the trusted proxies forwarded.
 func (s *server) clientAddress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.RemoteAddr
-		if s.cfg.Clients != nil {
-			key = s.cfg.Clients.Resolve(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
-		}
+		key := s.cfg.Clients.Resolve(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
 		next.ServeHTTP(w, r.WithContext(admission.WithClient(r.Context(), key)))
 	})
 }

@@ -123,6 +123,12 @@ func New(cfg Config) (http.Handler, error) {
 	if err := cfg.UploadLimits.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Clients == nil {
+		// The connection's peer, X-Forwarded-For ignored.
+		if cfg.Clients, err = admission.NewClientResolver(nil, 0); err != nil {
+			return nil, err
+		}
+	}
 	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics), adm: newAdmissionMetrics(cfg.Metrics),
 		buffers: newByteBudget(cfg.UploadLimits.BufferBytes)}
 	m := newHTTPMetrics(cfg.Metrics)

@@ -127,8 +127,8 @@ func (g *OwnerGuard) now() time.Time {
 
 // Login verifies the assertion and issues a token for its signer.
 func (g *OwnerGuard) Login(ctx context.Context, clientAssertion string) (string, error) {
-	if len(g.Secret) < 32 || g.Verify == nil {
-		return "", errors.New("store: OwnerGuard needs Verify and a Secret of at least 32 bytes")
+	if len(g.Secret) < 32 || g.Verify == nil && g.Exchange == nil {
+		return "", errors.New("store: OwnerGuard needs Verify or Exchange and a Secret of at least 32 bytes")
 	}
 	if g.Exchange != nil {
 		tok, err := g.Exchange(ctx, clientAssertion, func(addr common.Address, at time.Time) (string, error) {
