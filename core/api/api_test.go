@@ -75,7 +75,7 @@ type option func(*api.Config)
 // chain, and a node-hosted metadata store in a temporary folder.
 func baseConfig(t *testing.T, log *slog.Logger) api.Config {
 	t.Helper()
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Replay: auth.NewMemoryReplayStore(1000)})
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Replay: auth.NewMemoryReplayStore(1000, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

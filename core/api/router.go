@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nvm-node/nvm-node/core/admission"
 	"github.com/nvm-node/nvm-node/core/asset"
 	"github.com/nvm-node/nvm-node/core/asset/store"
 	"github.com/nvm-node/nvm-node/core/auth"
@@ -83,6 +84,12 @@ type Config struct {
 	// Upload configures the upload route; without targets every backend
 	// is "not supported".
 	Upload UploadConfig
+	// Limiter admits requests per client address and route cost class; nil
+	// admits everything. Clients finds a request's client address (nil: the
+	// connection's peer). UploadLimits bound uploads further.
+	Limiter      *admission.Limiter
+	Clients      *admission.ClientResolver
+	UploadLimits UploadLimits
 }
 
 type server struct {
@@ -94,6 +101,9 @@ type server struct {
 	info infoCache
 	docs *docs
 	up   *uploadMetrics
+	adm  *admissionMetrics
+	// buffers is the node-wide budget of upload bytes held in memory.
+	buffers *byteBudget
 }
 
 // New returns the node's HTTP handler.
@@ -112,11 +122,21 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics)}
+	if err := cfg.UploadLimits.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Clients == nil {
+		// The connection's peer, X-Forwarded-For ignored.
+		if cfg.Clients, err = admission.NewClientResolver(nil, 0); err != nil {
+			return nil, err
+		}
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, docs: d, up: newUploadMetrics(cfg.Metrics), adm: newAdmissionMetrics(cfg.Metrics),
+		buffers: newByteBudget(cfg.UploadLimits.BufferBytes)}
 	m := newHTTPMetrics(cfg.Metrics)
 
 	r := chi.NewRouter()
-	r.Use(requestID, observe(s.log, m, cfg.AccessLog), recoverer(s.log), cors, exceptUploads(limitBody(cfg.MaxBodyBytes)))
+	r.Use(requestID, observe(s.log, m, cfg.AccessLog), recoverer(s.log), cors, s.clientAddress, exceptUploads(limitBody(cfg.MaxBodyBytes)))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), s.log, w, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)})
 	})
@@ -124,27 +144,32 @@ func New(cfg Config) (http.Handler, error) {
 		writeError(r.Context(), s.log, w, &Error{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("Cannot %s %s", r.Method, r.URL.Path)})
 	})
 
-	r.Get("/", s.getInfo)
-	r.Post("/api/v1/node/services/encrypt", s.postEncrypt)
-	r.Post("/api/v1/node/services/oauth/token", s.postToken)
+	// Every route is admitted by its cost class (core/admission).
+	read, dl := r.With(s.limit(admission.ClassRead)), r.With(s.limit(admission.ClassDownload))
+	read.Get("/", s.getInfo)
+	r.With(s.limit(admission.ClassEncrypt)).Post("/api/v1/node/services/encrypt", s.postEncrypt)
+	r.With(s.limit(admission.ClassAuth)).Post("/api/v1/node/services/oauth/token", s.postToken)
 	// HEAD tells a download's size and validators without serving or charging.
-	r.Head("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
-	r.Head("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
-	r.Head("/api/v1/node/services/download/{index}", s.getDownload)
-	r.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
-	r.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
-	r.Get("/api/v1/node/services/download/{index}", s.getDownload)
-	r.Post("/api/v1/node/services/nft-transfer", s.postNFTTransfer)
-	r.Post(uploadPath+"{backend}", s.postUpload)
+	dl.Head("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
+	dl.Head("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
+	dl.Head("/api/v1/node/services/download/{index}", s.getDownload)
+	dl.Get("/api/v1/node/services/access/{agreement_id}/{index}", s.getAccess)
+	dl.Get("/api/v1/node/services/nft-access/{agreement_id}/{index}", s.getNFTAccess)
+	dl.Get("/api/v1/node/services/download/{index}", s.getDownload)
+	r.With(s.limit(admission.ClassWrite)).Post("/api/v1/node/services/nft-transfer", s.postNFTTransfer)
+	r.With(s.limit(admission.ClassUpload)).Post(uploadPath+"{backend}", s.limitUpload(s.postUpload))
 	if cfg.Metadata != nil {
-		cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
+		r.Group(func(r chi.Router) {
+			r.Use(s.limitBy(metadataClass))
+			cfg.Metadata.Routes(r, store.HandlerOptions{Guard: cfg.MetadataGuard, Logger: s.log.With("component", "metadata")})
+		})
 	}
 
-	r.Get("/api/v1/docs", s.docs.serveHTML)
-	r.Get("/api/v1/docs-json", s.docs.serveJSON)
-	r.Get("/healthz", s.getHealthz)
-	r.Get("/readyz", s.getReadyz)
-	r.Get("/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{Registry: cfg.Metrics}).ServeHTTP)
+	read.Get("/api/v1/docs", s.docs.serveHTML)
+	read.Get("/api/v1/docs-json", s.docs.serveJSON)
+	read.Get("/healthz", s.getHealthz)
+	read.Get("/readyz", s.getReadyz)
+	read.Get("/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{Registry: cfg.Metrics}).ServeHTTP)
 	return r, nil
 }
 

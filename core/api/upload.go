@@ -313,7 +313,7 @@ func (u *upload) readMultipart(ctx context.Context, r *http.Request) error {
 			}
 		case "message":
 			var v string
-			if v, err = readPart(p, u.s.cfg.MaxBodyBytes); err == nil {
+			if v, err = u.readHeldPart(ctx, p); err == nil {
 				u.message = &v
 			}
 		default:
@@ -322,7 +322,7 @@ func (u *upload) readMultipart(ctx context.Context, r *http.Request) error {
 				err = badRequest(fmt.Sprintf("Unexpected field %q: the file goes in the part named \"file\"", p.FormName()))
 				break
 			}
-			_, err = readPart(p, u.s.cfg.MaxBodyBytes) // other fields are ignored, as the reference does
+			_, err = u.readHeldPart(ctx, p) // other fields are ignored, as the reference does
 		}
 		p.Close()
 		if err != nil {
@@ -351,11 +351,13 @@ func (u *upload) storeFile(ctx context.Context, p *multipart.Part) error {
 		u.result = res
 		return err
 	}
-	head, err := io.ReadAll(io.LimitReader(p, u.s.cfg.MaxBodyBytes+1))
-	if err != nil {
+	// What is held comes from the node-wide upload buffer budget; when that
+	// is used up the file streams on, as a large one does.
+	head, fits, err := u.s.readHeld(ctx, p, u.s.cfg.MaxBodyBytes)
+	if err != nil && !errors.Is(err, errBudget) {
 		return bodyError(err)
 	}
-	if int64(len(head)) <= u.s.cfg.MaxBodyBytes {
+	if fits {
 		u.pending = head
 		return nil
 	}

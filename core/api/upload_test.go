@@ -762,7 +762,7 @@ func BenchmarkUpload(b *testing.B) {
 // benchConfig is baseConfig for benchmarks: the same keys, no metadata
 // store.
 func benchConfig(b *testing.B) api.Config {
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Replay: auth.NewMemoryReplayStore(1000)})
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Replay: auth.NewMemoryReplayStore(1000, 0)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -154,8 +154,12 @@ func TestVerifyTimes(t *testing.T) {
 		{"fresh", loginClaims(key1Addr, now, time.Hour), nil},
 		{"issued within leeway in the future", loginClaims(key1Addr, now.Add(59*time.Second), time.Hour), nil},
 		{"issued in the future", loginClaims(key1Addr, now.Add(61*time.Second), time.Hour), ErrNotYetValid},
-		{"expired within leeway", loginClaims(key1Addr, now.Add(-time.Hour-59*time.Second), time.Hour), nil},
-		{"expired", loginClaims(key1Addr, now.Add(-time.Hour-61*time.Second), time.Hour), ErrExpired},
+		{"expired within leeway", loginClaims(key1Addr, now.Add(-time.Minute-59*time.Second), time.Minute), nil},
+		{"expired", loginClaims(key1Addr, now.Add(-time.Minute-61*time.Second), time.Minute), ErrExpired},
+		// exp is an hour away (as the SDK sends) but the node takes an
+		// assertion only for DefaultMaxAge after iat.
+		{"old within max age and leeway", loginClaims(key1Addr, now.Add(-DefaultMaxAge-59*time.Second), time.Hour), nil},
+		{"older than max age", loginClaims(key1Addr, now.Add(-DefaultMaxAge-61*time.Second), time.Hour), ErrExpired},
 		{"lifetime at cap plus leeway", loginClaims(key1Addr, now, time.Hour+60*time.Second), nil},
 		{"lifetime over cap", loginClaims(key1Addr, now, time.Hour+61*time.Second), ErrLifetime},
 		{"exp before iat", loginClaims(key1Addr, now, -time.Second), ErrLifetime},

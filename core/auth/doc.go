@@ -24,12 +24,17 @@
 //     call that cannot be made is [ErrUnverifiable], never a pass). ERC-6492
 //     (undeployed smart accounts) is not supported and is refused.
 //   - Assertions expire: iat and exp are required, exp must not have passed
-//     and iat must not be in the future (beyond a small leeway), and exp-iat
-//     is capped. The reference accepted any age (SPEC 11.17).
-//   - Assertions are single use: the signed digest is remembered until exp,
-//     after the signature verified; a repeat gives [ErrReplayed]. When the
-//     bounded store is full of unexpired entries new assertions are refused
-//     ([ErrReplayStoreFull]) rather than old ones forgotten.
+//     and iat must not be in the future (beyond a small leeway), exp-iat is
+//     capped, and an assertion is accepted only for a few minutes after its
+//     iat (MaxAge) whatever its exp. The reference accepted any age (SPEC 11.17).
+//   - Assertions are used once: the signed digest is remembered through the
+//     assertion's last valid instant, after the signature verified. A repeat
+//     within that time gets the first use's grant again ([Verifier.Exchange]:
+//     the same token, byte for byte, with no second authorization) or
+//     [ErrReplayed] ([Verifier.Verify]). The bounded store gives each client
+//     address a share ([ErrReplayQuota] for that client alone) and, when
+//     full, makes room from the client holding the most, so no client can
+//     make it refuse everyone.
 //   - Access tokens are bound: each carries the audience, agreement and DID it
 //     was authorized for, and [Tokens.Verify] requires the endpoint's audience
 //     (an empty requirement fails closed), the request's agreement and DID

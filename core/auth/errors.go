@@ -39,10 +39,16 @@ var (
 	// ErrReplayed reports an assertion that was already accepted once.
 	ErrReplayed = errors.New("auth: assertion already used")
 
-	// ErrReplayStoreFull reports that the replay store holds its maximum number
-	// of unexpired entries, so a new assertion cannot be accepted safely. It is
-	// a capacity problem of the node (answer 503), not a client error.
+	// ErrReplayStoreFull reports that a replay store cannot record a new
+	// assertion at all (answer 503). [MemoryReplayStore] never returns it: it
+	// refuses only the client holding the most ([ErrReplayQuota]); a shared
+	// store that is unreachable may.
 	ErrReplayStoreFull = errors.New("auth: replay store full")
+
+	// ErrReplayQuota reports that the client address holds its share of the
+	// replay store: that client alone is refused (answer 429) until some of
+	// its assertions expire.
+	ErrReplayQuota = errors.New("auth: too many assertions from this client")
 
 	// ErrWrongAudience reports a token whose aud is not one the endpoint accepts.
 	ErrWrongAudience = errors.New("auth: wrong audience")

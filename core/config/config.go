@@ -21,6 +21,9 @@ type Config struct {
 	// Plugins come from plugins.yaml only, parsed and validated by
 	// pluginhost, which owns that schema.
 	Plugins []pluginhost.Entry `koanf:"-"`
+	// Limits bound what one client, and all clients together, can cost the
+	// node (rate limits, admission, replay store, upload budgets).
+	Limits Limits `koanf:"limits"`
 }
 
 // Server configures the HTTP listener.
@@ -181,6 +184,7 @@ func Default() Config {
 		Auth:   Auth{JWTExpiry: time.Hour},
 		Upload: Upload{MaxBytes: 10 << 30, Access: UploadPublic, IdleTimeout: time.Minute},
 		Log:    Log{Level: "info", Format: "json", Access: AccessLogErrors, AccessSlow: time.Second},
+		Limits: DefaultLimits(),
 	}
 }
 
@@ -193,4 +197,98 @@ func DevDefault(dataDir string) Config {
 	c.Log.Format = "text"
 	c.Log.Access = AccessLogAll
 	return c
+}
+
+// Limits bound what clients can cost the node. Every request is charged to
+// a client address (the connection's peer; X-Forwarded-For only from
+// TrustedProxies) and to the cost class of its route; refusals are 429 with
+// Retry-After. A zero in a class field means unlimited.
+type Limits struct {
+	// TrustedProxies are the CIDR prefixes (or addresses) of reverse proxies
+	// whose X-Forwarded-For is believed. Empty: the header is ignored.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+	// IPv6Prefix is the IPv6 prefix length taken as one client (default 64:
+	// one host usually holds a whole /64).
+	IPv6Prefix int `koanf:"ipv6_prefix"`
+	// MaxClients bounds the idle clients whose budgets are remembered.
+	MaxClients int          `koanf:"max_clients"`
+	Classes    LimitClasses `koanf:"classes"`
+	Replay     ReplayLimits `koanf:"replay"`
+	Upload     UploadLimits `koanf:"upload"`
+}
+
+// LimitClasses are the route cost classes.
+type LimitClasses struct {
+	// Auth: POST .../oauth/token and POST /api/v1/auth/login.
+	Auth ClassLimit `koanf:"auth"`
+	// Search: DDO queries and listings.
+	Search ClassLimit `koanf:"search"`
+	// Upload: POST .../upload/{backend}.
+	Upload ClassLimit `koanf:"upload"`
+	// Encrypt: POST .../encrypt.
+	Encrypt ClassLimit `koanf:"encrypt"`
+	// Download: access, nft-access and download.
+	Download ClassLimit `koanf:"download"`
+	// Write: DDO writes and nft-transfer.
+	Write ClassLimit `koanf:"write"`
+	// Read: everything else (GET /, a DDO by id, docs, health, metrics).
+	Read ClassLimit `koanf:"read"`
+}
+
+// ClassLimit bounds one class.
+type ClassLimit struct {
+	// Rate is requests per second one client may start, sustained.
+	Rate float64 `koanf:"rate"`
+	// Burst is how many a client may start at once.
+	Burst int `koanf:"burst"`
+	// PerClient bounds one client's requests in flight.
+	PerClient int `koanf:"per_client"`
+	// Total bounds every client's requests in flight together.
+	Total int `koanf:"total"`
+}
+
+// ReplayLimits bound the store of used client assertions.
+type ReplayLimits struct {
+	// MaxEntries bounds the assertions remembered.
+	MaxEntries int `koanf:"max_entries"`
+	// PerClient bounds the assertions one client address may have
+	// remembered at once; beyond it that client alone gets 429.
+	PerClient int `koanf:"per_client"`
+	// MaxAssertionAge is how long after its iat an assertion is accepted,
+	// whatever its exp says (the SDK sets exp = iat + 1h but uses each
+	// assertion at once). It bounds how long an entry is remembered.
+	MaxAssertionAge time.Duration `koanf:"max_assertion_age"`
+}
+
+// UploadLimits bound uploads beyond the upload class's admission.
+type UploadLimits struct {
+	// MinRate is the slowest an upload body may arrive, in bytes per second,
+	// averaged over each Grace-long window after the first; 0 disables.
+	MinRate int64 `koanf:"min_rate"`
+	// Grace is the length of the windows MinRate is measured over.
+	Grace time.Duration `koanf:"grace"`
+	// BufferBytes is the memory all uploads together may hold while waiting
+	// for the encrypt field (small files are held, not stored, until then);
+	// beyond it a file is streamed to the backend encrypted instead.
+	BufferBytes int64 `koanf:"buffer_bytes"`
+}
+
+// DefaultLimits are generous for one honest client (the SDK's flows, a
+// browser) and bound what a flood from one address or many can hold.
+func DefaultLimits() Limits {
+	return Limits{
+		IPv6Prefix: 64,
+		MaxClients: 10_000,
+		Classes: LimitClasses{
+			Auth:     ClassLimit{Rate: 20, Burst: 50, PerClient: 16, Total: 256},
+			Search:   ClassLimit{Rate: 10, Burst: 20, PerClient: 4, Total: 32},
+			Upload:   ClassLimit{Rate: 5, Burst: 20, PerClient: 4, Total: 64},
+			Encrypt:  ClassLimit{Rate: 20, Burst: 50, PerClient: 16, Total: 128},
+			Download: ClassLimit{Rate: 50, Burst: 100, PerClient: 32, Total: 512},
+			Write:    ClassLimit{Rate: 10, Burst: 30, PerClient: 8, Total: 64},
+			Read:     ClassLimit{Rate: 200, Burst: 400, PerClient: 64, Total: 1024},
+		},
+		Replay: ReplayLimits{MaxEntries: 100_000, PerClient: 5_000, MaxAssertionAge: 5 * time.Minute},
+		Upload: UploadLimits{MinRate: 1024, Grace: 10 * time.Second, BufferBytes: 64 << 20},
+	}
 }

@@ -364,3 +364,28 @@ func TestUploadSettings(t *testing.T) {
 		t.Errorf("uploaders without login accepted:\n%s", msg)
 	}
 }
+
+func TestLimitsSettings(t *testing.T) {
+	cfg := mustLoad(t, Sources{Env: required()})
+	if cfg.Limits.Classes.Auth.Rate != 20 || cfg.Limits.Replay.MaxAssertionAge != 5*time.Minute || cfg.Limits.Upload.BufferBytes != 64<<20 {
+		t.Fatalf("limits defaults: %+v", cfg.Limits)
+	}
+	node := writeFile(t, "node.yaml", "limits:\n  trusted_proxies: [10.0.0.0/8, \"::1\"]\n  classes:\n    auth: {rate: 1, burst: 2, per_client: 1, total: 3}\n  replay: {per_client: 10}\n  upload: {min_rate: 0}\n")
+	cfg = mustLoad(t, Sources{NodeFile: node, Env: required()})
+	if len(cfg.Limits.TrustedProxies) != 2 || cfg.Limits.Classes.Auth != (ClassLimit{Rate: 1, Burst: 2, PerClient: 1, Total: 3}) ||
+		cfg.Limits.Classes.Search.Rate != 10 || cfg.Limits.Replay.PerClient != 10 || cfg.Limits.Upload.MinRate != 0 {
+		t.Fatalf("limits settings: %+v", cfg.Limits)
+	}
+	bad := writeFile(t, "node.yaml", "limits:\n  trusted_proxies: [proxy.local]\n  ipv6_prefix: 200\n  classes:\n    read: {rate: 5, burst: 0}\n    write: {total: -1}\n  replay: {per_client: 0, max_assertion_age: 2h}\n  upload: {min_rate: 10, grace: 0s, buffer_bytes: -1}\n")
+	msg := loadErr(t, Sources{NodeFile: bad, Env: required()})
+	for _, want := range []string{
+		`limits.trusted_proxies[0]: "proxy.local" is not an address or CIDR prefix`, "limits.ipv6_prefix: 200",
+		"limits.classes.read.burst: must be at least 1", "limits.classes.write: rate, burst",
+		"limits.replay.per_client: must be between", "limits.replay.max_assertion_age: must be a positive duration of at most 1h",
+		"limits.upload.grace: must be a positive duration", "limits.upload.buffer_bytes: must be positive",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}

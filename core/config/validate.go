@@ -2,9 +2,12 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -57,6 +60,7 @@ func (c *Config) Validate() Problems {
 			add("upload.uploaders[%d]: %q is not an address", i, a)
 		}
 	}
+	c.Limits.validate(add)
 	checkURL(&p, "server.public_url", c.Server.PublicURL, "http", "https")
 	checkURL(&p, "chain.rpc_url", c.Chain.RPCURL, "http", "https", "ws", "wss")
 	checkURL(&p, "asset.marketplace_uri", c.Asset.MarketplaceURI, "http", "https")
@@ -98,5 +102,50 @@ func checkURL(p *Problems, key, raw string, schemes ...string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || !slices.Contains(schemes, strings.ToLower(u.Scheme)) {
 		*p = append(*p, fmt.Sprintf("%s: must be an absolute %s URL", key, strings.Join(schemes, "/")))
+	}
+}
+
+func (l *Limits) validate(add func(string, ...any)) {
+	for i, s := range l.TrustedProxies {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			if _, err := netip.ParseAddr(s); err != nil {
+				add("limits.trusted_proxies[%d]: %q is not an address or CIDR prefix", i, s)
+			}
+		}
+	}
+	if l.IPv6Prefix < 1 || l.IPv6Prefix > 128 {
+		add("limits.ipv6_prefix: %d is not in 1..128", l.IPv6Prefix)
+	}
+	if l.MaxClients < 1 {
+		add("limits.max_clients: must be positive")
+	}
+	for name, c := range map[string]ClassLimit{
+		"auth": l.Classes.Auth, "search": l.Classes.Search, "upload": l.Classes.Upload, "encrypt": l.Classes.Encrypt,
+		"download": l.Classes.Download, "write": l.Classes.Write, "read": l.Classes.Read,
+	} {
+		if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Burst < 0 || c.PerClient < 0 || c.Total < 0 {
+			add("limits.classes.%s: rate, burst, per_client and total must be zero (unlimited) or positive", name)
+		}
+		if c.Rate > 0 && c.Burst == 0 {
+			add("limits.classes.%s.burst: must be at least 1 with a rate", name)
+		}
+	}
+	if l.Replay.MaxEntries < 1 {
+		add("limits.replay.max_entries: must be positive")
+	}
+	if l.Replay.PerClient < 1 || l.Replay.PerClient > l.Replay.MaxEntries {
+		add("limits.replay.per_client: must be between 1 and limits.replay.max_entries")
+	}
+	if l.Replay.MaxAssertionAge <= 0 || l.Replay.MaxAssertionAge > time.Hour {
+		add("limits.replay.max_assertion_age: must be a positive duration of at most 1h")
+	}
+	if l.Upload.MinRate < 0 {
+		add("limits.upload.min_rate: must not be negative")
+	}
+	if l.Upload.MinRate > 0 && l.Upload.Grace <= 0 {
+		add("limits.upload.grace: must be a positive duration with limits.upload.min_rate")
+	}
+	if l.Upload.BufferBytes <= 0 {
+		add("limits.upload.buffer_bytes: must be positive")
 	}
 }

@@ -178,12 +178,13 @@ func (e *e2e) postStatus(path, ct, body, bearer string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-// iatBase and iatCount give every assertion a distinct iat (a fixed base
-// counting down), so no two are byte-identical and none is a replay; the SDK
-// stamps whole seconds, so two identical requests within a second would be.
+// iatCount gives every assertion a distinct jti claim, so no two are
+// byte-identical: the SDK stamps whole seconds, so two identical requests
+// within a second would be, and the node answers such a repeat with the
+// first one's token (tests that want two tokens need two assertions). iat is
+// the current time, as the node accepts assertions only for minutes.
 var (
 	iatMu    sync.Mutex
-	iatBase  = time.Now().Unix()
 	iatCount int64
 )
 
@@ -195,8 +196,10 @@ func assertionForm(t testing.TB, key *ecdsa.PrivateKey, claims map[string]any) [
 	addr := crypto.PubkeyToAddress(key.PublicKey)
 	iatMu.Lock()
 	iatCount++
-	iat := iatBase - iatCount
+	n := iatCount
 	iatMu.Unlock()
+	iat := time.Now().Unix()
+	claims["jti"] = fmt.Sprintf("e2e-%d", n)
 	claims["iss"], claims["iat"], claims["exp"] = addr.Hex(), iat, iat+3600
 	payload, _ := json.Marshal(claims)
 	jwt, err := auth.SignAssertion(key, payload)

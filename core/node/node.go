@@ -98,7 +98,11 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 	if c := prober.Client(); c != nil {
 		reader = c // only when set: a nil *ethclient.Client in the interface would not be nil
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Chain: reader, Replay: auth.NewMemoryReplayStore(100_000)})
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{
+		Chain:  reader,
+		MaxAge: cfg.Limits.Replay.MaxAssertionAge,
+		Replay: auth.NewMemoryReplayStore(cfg.Limits.Replay.MaxEntries, cfg.Limits.Replay.PerClient),
+	})
 	if err != nil {
 		return fail(err)
 	}
@@ -127,6 +131,17 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 					return common.Address{}, err
 				}
 				return a.Claims.Issuer, nil
+			},
+			// Logins are exchanges: the SDK's identical logins within a second
+			// get the same token (auth.Verifier.Exchange).
+			Exchange: func(ctx context.Context, assertion string, issue func(common.Address, time.Time) (string, error)) (string, error) {
+				tok, _, err := verifier.Exchange(ctx, assertion, func(_ context.Context, a *auth.Assertion, _ bool, at time.Time) (string, error) {
+					return issue(a.Claims.Issuer, at)
+				})
+				if errors.Is(err, auth.ErrReplayQuota) {
+					return "", fmt.Errorf("%w: %w", store.ErrTooMany, err)
+				}
+				return tok, err
 			},
 			// Its own key, derived from the JWT secret, so that an access token
 			// can never pass for a metadata write token or the reverse.
@@ -170,6 +185,10 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		return fail(err)
 	}
 
+	limiter, clients, err := admissionFor(cfg)
+	if err != nil {
+		return fail(err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.plugins.Collector())
 	handler, err := api.New(api.Config{
@@ -203,6 +222,13 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		NFTSeller:       seller,
 		Charger:         charger,
 		Upload:          upload,
+		Limiter:         limiter,
+		Clients:         clients,
+		UploadLimits: api.UploadLimits{
+			MinRate:     cfg.Limits.Upload.MinRate,
+			Grace:       cfg.Limits.Upload.Grace,
+			BufferBytes: cfg.Limits.Upload.BufferBytes,
+		},
 	})
 	if err != nil {
 		return fail(err)

@@ -22,6 +22,9 @@ import (
 var (
 	// ErrUnauthenticated reports a write without valid credentials.
 	ErrUnauthenticated = errors.New("store: not authenticated")
+	// ErrTooMany reports a client over its share of a bounded resource (the
+	// replay store's assertions); answered 429 with Retry-After.
+	ErrTooMany = errors.New("store: too many requests from this client")
 	// ErrForbidden reports a write by someone who may not make it.
 	ErrForbidden = errors.New("store: forbidden")
 )
@@ -93,6 +96,11 @@ type OwnerGuard struct {
 	// Verify checks a client assertion (signature, expiry, replay) and
 	// returns its signer. core/auth provides it.
 	Verify func(ctx context.Context, clientAssertion string) (common.Address, error)
+	// Exchange, when set, is used by Login instead of Verify: it checks the
+	// assertion and calls issue for its signer and the instant of its first
+	// use, so that a repeated assertion gets the same token again
+	// (core/auth Verifier.Exchange).
+	Exchange func(ctx context.Context, clientAssertion string, issue func(addr common.Address, at time.Time) (string, error)) (string, error)
 	// Secret signs the tokens (HS256). At least 32 bytes.
 	Secret []byte
 	// TTL is the tokens' lifetime; zero means one hour.
@@ -119,21 +127,35 @@ func (g *OwnerGuard) now() time.Time {
 
 // Login verifies the assertion and issues a token for its signer.
 func (g *OwnerGuard) Login(ctx context.Context, clientAssertion string) (string, error) {
-	if len(g.Secret) < 32 || g.Verify == nil {
-		return "", errors.New("store: OwnerGuard needs Verify and a Secret of at least 32 bytes")
+	if len(g.Secret) < 32 || g.Verify == nil && g.Exchange == nil {
+		return "", errors.New("store: OwnerGuard needs Verify or Exchange and a Secret of at least 32 bytes")
+	}
+	if g.Exchange != nil {
+		tok, err := g.Exchange(ctx, clientAssertion, func(addr common.Address, at time.Time) (string, error) {
+			return g.token(addr, at), nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		}
+		return tok, nil
 	}
 	addr, err := g.Verify(ctx, clientAssertion)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
+	return g.token(addr, g.now()), nil
+}
+
+// token signs a login token for addr issued at now; the same inputs give
+// the same token.
+func (g *OwnerGuard) token(addr common.Address, now time.Time) string {
 	ttl := g.TTL
 	if ttl <= 0 {
 		ttl = time.Hour
 	}
-	now := g.now()
 	claims, _ := json.Marshal(tokenClaims{Sub: UserIDForAddress(addr), Address: addr.Hex(), Iat: now.Unix(), Exp: now.Add(ttl).Unix()})
 	signing := b64(hs256Header) + "." + b64(string(claims))
-	return signing + "." + base64.RawURLEncoding.EncodeToString(g.sign(signing)), nil
+	return signing + "." + base64.RawURLEncoding.EncodeToString(g.sign(signing))
 }
 
 func (g *OwnerGuard) sign(s string) []byte {

@@ -116,6 +116,9 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = &httpError{http.StatusConflict, err.Error(), err}
 	case errors.Is(err, asset.ErrNotFound):
 		he = &httpError{http.StatusNotFound, err.Error(), err}
+	case errors.Is(err, ErrTooMany):
+		w.Header().Set("Retry-After", "60")
+		he = &httpError{http.StatusTooManyRequests, "too many client assertions from this address; retry later", err}
 	case errors.Is(err, ErrUnauthenticated):
 		he = &httpError{http.StatusUnauthorized, err.Error(), err}
 	case errors.Is(err, ErrForbidden):
